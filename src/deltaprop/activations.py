@@ -1,0 +1,269 @@
+"""Activation functions σ and their derivatives σ', side by side.
+
+Every activation maps the pre-activations ``z`` of a layer, shape ``(N, n_out)``, to its
+activations ``a = σ(z)`` of the same shape. For the backward pass it gives ``σ'(z)``, which the
+network multiplies element-wise into the delta (the ``⊙ σ'(z^l)`` of the seed). Softmax is the one
+activation that is not element-wise: its ``backward`` applies the full Jacobian, and the network
+skips it altogether when softmax is paired with cross-entropy (the delta is then ``(P - Y)/N``).
+
+Several derivatives are computed from ``a`` rather than ``z`` (sigmoid: ``a(1-a)``), which is
+cheaper and numerically the same.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import DeltapropTypeError, ValidationError
+from .suggest import closest
+
+
+class Activation:
+    """Base class: ``forward`` is σ, ``prime`` is σ', ``backward`` applies the chain rule."""
+
+    name = "activation"
+    elementwise = True
+
+    def forward(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Return ``σ(z)``, shape ``(N, n)``, written into ``out`` when given; ``z`` is kept."""
+        raise NotImplementedError
+
+    def prime(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """Return ``σ'(z)``, shape ``(N, n)``, given ``z`` and ``a = σ(z)``."""
+        raise NotImplementedError
+
+    def backward(self, grad_a: np.ndarray, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """Return ``∂L/∂z = ∂L/∂a ⊙ σ'(z)``; every array has shape ``(N, n)``.
+
+        ``grad_a`` may be overwritten (the network never reuses it).
+        """
+        grad_a *= self.prime(z, a)
+        return grad_a
+
+    def config(self) -> dict:
+        """The constructor arguments that rebuild this activation (for model files)."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.config() == other.config()
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(sorted(self.config().items()))))
+
+
+class Identity(Activation):
+    """σ(z) = z, σ'(z) = 1: the output of a regressor."""
+
+    name = "identity"
+
+    def forward(self, z, out=None):
+        if out is None:
+            return z
+        np.copyto(out, z)
+        return out
+
+    def prime(self, z, a):
+        return np.ones_like(z)
+
+    def backward(self, grad_a, z, a):
+        return grad_a
+
+
+class Sigmoid(Activation):
+    """σ(z) = 1 / (1 + e^(-z)), σ'(z) = σ(z)(1 - σ(z)): the seed's activation."""
+
+    name = "sigmoid"
+
+    def forward(self, z, out=None):
+        # 1/(1+e^-z) overflows e^-z for z << 0; the form ½(1 + tanh(z/2)) is stable everywhere.
+        out = np.multiply(z, 0.5, out=out)
+        np.tanh(out, out=out)
+        out += 1
+        out *= 0.5
+        return out
+
+    def prime(self, z, a):
+        return a * (1 - a)
+
+
+class Tanh(Activation):
+    """σ(z) = tanh(z), σ'(z) = 1 - tanh²(z)."""
+
+    name = "tanh"
+
+    def forward(self, z, out=None):
+        return np.tanh(z, out=out)
+
+    def prime(self, z, a):
+        return 1 - a * a
+
+
+class ReLU(Activation):
+    """σ(z) = max(z, 0), σ'(z) = 1 where z > 0 else 0."""
+
+    name = "relu"
+
+    def forward(self, z, out=None):
+        return np.maximum(z, 0, out=out)
+
+    def prime(self, z, a):
+        return (a > 0).astype(a.dtype)
+
+    def backward(self, grad_a, z, a):
+        # Zeroing in place is the same product as grad_a ⊙ 1[a > 0], without a mask array.
+        grad_a[a <= 0] = 0
+        return grad_a
+
+
+class LeakyReLU(Activation):
+    """σ(z) = z if z > 0 else αz, σ'(z) = 1 if z > 0 else α."""
+
+    name = "leaky_relu"
+
+    def __init__(self, alpha: float = 0.01):
+        self.alpha = float(alpha)
+
+    def forward(self, z, out=None):
+        return _store(np.where(z > 0, z, self.alpha * z), z, out)
+
+    def prime(self, z, a):
+        return np.where(z > 0, 1, self.alpha).astype(z.dtype, copy=False)
+
+    def config(self):
+        return {"alpha": self.alpha}
+
+
+class ELU(Activation):
+    """σ(z) = z if z > 0 else α(e^z - 1), σ'(z) = 1 if z > 0 else σ(z) + α."""
+
+    name = "elu"
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = float(alpha)
+
+    def forward(self, z, out=None):
+        negative = self.alpha * np.expm1(np.minimum(z, 0))
+        return _store(np.where(z > 0, z, negative), z, out)
+
+    def prime(self, z, a):
+        return np.where(z > 0, 1, a + self.alpha).astype(z.dtype, copy=False)
+
+    def config(self):
+        return {"alpha": self.alpha}
+
+
+class GELU(Activation):
+    """σ(z) = z Φ(z) with Φ the standard normal CDF (the exact form, as PyTorch's default).
+
+    σ'(z) = Φ(z) + z φ(z), with φ the standard normal density.
+    """
+
+    name = "gelu"
+
+    def forward(self, z, out=None):
+        return _store(z * _normal_cdf(z), z, out)
+
+    def prime(self, z, a):
+        density = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+        return (_normal_cdf(z) + z * density).astype(z.dtype, copy=False)
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    """Φ(z) = ½(1 + erf(z/√2)), element-wise, without SciPy."""
+    return 0.5 * (1 + _erf(z / math.sqrt(2)))
+
+
+try:  # SciPy's erf is vectorised; the standard library's is exact but one number at a time.
+    from scipy.special import erf as _erf
+except ImportError:  # pragma: no cover - SciPy comes with scikit-learn in the test environment
+    _erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _store(values: np.ndarray, z: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """Return ``values`` in ``z``'s dtype, copied into ``out`` when one is given."""
+    if out is None:
+        return values.astype(z.dtype, copy=False)
+    np.copyto(out, values, casting="same_kind")
+    return out
+
+
+class Softplus(Activation):
+    """σ(z) = log(1 + e^z), σ'(z) = 1 / (1 + e^(-z)) (the sigmoid)."""
+
+    name = "softplus"
+
+    def forward(self, z, out=None):
+        # log(1 + e^z) = max(z, 0) + log1p(e^-|z|) never overflows.
+        return _store(np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))), z, out)
+
+    def prime(self, z, a):
+        # e^a = 1 + e^z, so sigmoid(z) = 1 - e^(-a): no second exponential of z needed.
+        return -np.expm1(-a)
+
+
+class Softmax(Activation):
+    """σ(z)_i = e^(z_i) / Σ_j e^(z_j) over each row; a probability distribution per sample.
+
+    Not element-wise: ∂a_i/∂z_j = a_i(1[i=j] - a_j), so ``backward`` returns
+    ``a ⊙ (g - Σ_j g_j a_j)`` row by row. With cross-entropy the network uses ``(P - Y)/N``.
+    """
+
+    name = "softmax"
+    elementwise = False
+
+    def forward(self, z, out=None):
+        # Subtracting the row maximum leaves softmax unchanged and keeps e^z finite.
+        out = np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+        np.exp(out, out=out)
+        out /= out.sum(axis=1, keepdims=True)
+        return out
+
+    def prime(self, z, a):
+        raise ValidationError(
+            "softmax has no element-wise derivative: use Softmax.backward (the full Jacobian)"
+        )
+
+    def backward(self, grad_a, z, a):
+        grad_a -= (grad_a * a).sum(axis=1, keepdims=True)
+        grad_a *= a
+        return grad_a
+
+
+ACTIVATIONS: dict[str, type[Activation]] = {
+    cls.name: cls
+    for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU, Softplus, Softmax)
+}
+
+
+def get_activation(activation: str | Activation | None) -> Activation:
+    """Return an ``Activation`` for a name (``"relu"``), an instance, or ``None`` (identity)."""
+    if activation is None:
+        return Identity()
+    if isinstance(activation, Activation):
+        return activation
+    if not isinstance(activation, str):
+        raise DeltapropTypeError(
+            f"activation must be a name such as 'relu' or an Activation, got {type(activation)}"
+        )
+    key = activation.lower().replace("-", "_")
+    if key == "linear":
+        key = "identity"
+    if key not in ACTIVATIONS:
+        raise ValidationError(
+            f"unknown activation {activation!r}{closest(key, ACTIVATIONS)}; "
+            f"choose one of {', '.join(ACTIVATIONS)}"
+        )
+    return ACTIVATIONS[key]()
+
+
+def activation_from_config(name: str, config: dict) -> Activation:
+    """Rebuild an activation from its name and ``config()`` (model files use this)."""
+    if name not in ACTIVATIONS:
+        raise ValidationError(f"unknown activation {name!r}{closest(name, ACTIVATIONS)}")
+    return ACTIVATIONS[name](**config)

@@ -1,0 +1,69 @@
+"""The ``deltaprop`` command: a thin layer over the Python API, one module per subcommand.
+
+Each subcommand module has ``register(subparsers)``, which adds its parser and sets
+``run=function(args) -> int``. Exit status: 0 success, 1 a runtime error (one line on stderr),
+2 bad usage (argparse's convention), 130 interrupted. ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ..errors import DeltapropError
+from ..version import __version__
+
+SUBCOMMANDS: list[str] = []  # module names under deltaprop.cli, in --help order
+
+
+class UsageError(DeltapropError):
+    """A bad combination of command-line options (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2, as argparse does but shorter
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from importlib import import_module
+
+    parser = _Parser(
+        prog="deltaprop",
+        description="Train, inspect and check fully connected neural networks.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"deltaprop {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in SUBCOMMANDS:
+        import_module(f"{__name__}.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("deltaprop: interrupted", file=sys.stderr)
+        return 130
+    except UsageError as error:
+        if args.debug:
+            raise
+        print(f"deltaprop {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except (DeltapropError, OSError, ValueError) as error:
+        if args.debug:
+            raise
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"deltaprop {args.command}: error: {message}", file=sys.stderr)
+        return 1

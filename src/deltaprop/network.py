@@ -1,0 +1,337 @@
+"""The network: the seed's forward pass and delta recursion, and nothing else.
+
+Batches are rows. A batch of N samples is ``A^0 = X`` of shape ``(N, n_in)``, so the seed's
+column equation ``z^l = W^l a^(l-1) + b^l`` becomes, for all samples at once,
+
+    Z^l = A^(l-1) @ W^l.T + b^l          (shape (N, n_out))
+
+with ``W^l`` of shape ``(n_out, n_in)`` exactly as in the seed. The backward pass likewise turns
+``δ^l (a^(l-1))^T`` into ``δ^l.T @ A^(l-1)``, summed over the batch; the loss is a mean, so δ^L
+already carries the 1/N.
+
+Training, evaluation and file I/O are in ``training.py`` and ``io.py``; ``Network`` exposes them
+as methods so that a user needs only this class.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .activations import Activation, Softmax
+from .errors import DeltapropTypeError, ValidationError
+from .layers import Dense
+from .losses import CLASSIFICATION_LOSSES, Loss, get_loss
+from .validation import check_dtype, check_inputs, check_seed, check_targets
+
+if TYPE_CHECKING:
+    from .optimizers import Optimizer
+    from .training import Callback, History
+
+Gradients = list[tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class ForwardCache:
+    """What the forward pass keeps for the backward pass, one entry per layer l = 1..L.
+
+    ``inputs[l-1]`` is A^(l-1) as layer l saw it (``inputs[0]`` is X, later ones after
+    dropout); ``zs[l-1]`` is Z^l and ``activations[l-1]`` is σ(Z^l) before dropout, both
+    ``(N, n_out^l)``; ``masks[l-1]`` is the scaled dropout mask or ``None``.
+    """
+
+    inputs: list[np.ndarray]
+    zs: list[np.ndarray]
+    activations: list[np.ndarray]
+    masks: list[np.ndarray | None]
+
+    @property
+    def output(self) -> np.ndarray:
+        return self.activations[-1]
+
+
+class Network:
+    """A stack of ``Dense`` layers trained by backpropagation.
+
+    Parameters
+    ----------
+    layers : sequence of Dense
+        The layers in order; layer l's ``n_in`` must equal layer l-1's ``n_out``.
+    loss : str or Loss, default "cross_entropy"
+        One of ``deltaprop.losses.LOSSES``; must suit the last layer's activation.
+    dtype : {"float32", "float64"}, default "float32"
+        Precision of parameters and of every array in a training step.
+    seed : int, default 0
+        Seeds the initial weights, the shuffling and dropout: same seed, same bits.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[Dense],
+        loss: str | Loss = "cross_entropy",
+        dtype: str | np.dtype = "float32",
+        seed: int = 0,
+    ):
+        self.layers = list(layers)
+        self._check_layers()
+        self.loss = get_loss(loss)
+        self.loss.check_activation(self.layers[-1].activation)
+        self.dtype = check_dtype(dtype)
+        self.seed = check_seed(seed)
+        init_seed, train_seed = np.random.SeedSequence(self.seed).spawn(2)
+        init_rng = np.random.default_rng(init_seed)
+        for layer in self.layers:
+            layer.build(init_rng, self.dtype)
+        # Shuffling and dropout draw from this generator; checkpoints save its state.
+        self.rng = np.random.default_rng(train_seed)
+        self.history: History | None = None
+
+    @classmethod
+    def from_sizes(
+        cls,
+        sizes: Sequence[int],
+        hidden: str | Activation = "relu",
+        output: str | Activation = "softmax",
+        loss: str | Loss = "cross_entropy",
+        dtype: str | np.dtype = "float32",
+        seed: int = 0,
+        dropout: float = 0.0,
+        init: str | None = None,
+    ) -> Network:
+        """Build ``[n_in, hidden..., n_out]``, e.g. ``Network.from_sizes([784, 256, 10])``.
+
+        ``dropout`` applies to every hidden layer's output.
+        """
+        if isinstance(sizes, (str, bytes)) or len(sizes) < 2:
+            raise ValidationError(
+                f"sizes must list at least an input and an output size, e.g. [784, 10], "
+                f"got {sizes!r}"
+            )
+        layers = [
+            Dense(
+                n_in,
+                n_out,
+                activation=output if last else hidden,
+                init=init,
+                dropout=0.0 if last else dropout,
+            )
+            for n_in, n_out, last in zip(
+                sizes[:-1], sizes[1:], [i == len(sizes) - 2 for i in range(len(sizes) - 1)]
+            )
+        ]
+        return cls(layers, loss=loss, dtype=dtype, seed=seed)
+
+    def _check_layers(self) -> None:
+        if not self.layers:
+            raise ValidationError("layers must hold at least one Dense layer, got none")
+        for index, layer in enumerate(self.layers):
+            if not isinstance(layer, Dense):
+                raise DeltapropTypeError(
+                    f"layers[{index}] must be a deltaprop.Dense, got {type(layer).__name__}"
+                )
+        for index, (previous, layer) in enumerate(zip(self.layers, self.layers[1:]), start=1):
+            if layer.n_in != previous.n_out:
+                raise ValidationError(
+                    f"layers[{index}] has n_in={layer.n_in} but layers[{index - 1}] has "
+                    f"n_out={previous.n_out}: they must be equal"
+                )
+        if self.layers[-1].dropout:
+            raise ValidationError(
+                "the output layer cannot have dropout: put dropout on the hidden layers"
+            )
+        if len({id(layer) for layer in self.layers}) != len(self.layers):
+            raise ValidationError("the same Dense object appears twice in layers: create two")
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def n_in(self) -> int:
+        return self.layers[0].n_in
+
+    @property
+    def n_out(self) -> int:
+        return self.layers[-1].n_out
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.n_in] + [layer.n_out for layer in self.layers]
+
+    @property
+    def is_classifier(self) -> bool:
+        """True when the loss is a classification loss (softmax or sigmoid outputs)."""
+        return self.loss.name in CLASSIFICATION_LOSSES
+
+    def parameters(self) -> list[np.ndarray]:
+        """``[W^1, b^1, W^2, b^2, ...]``: the arrays an optimizer updates in place."""
+        return [array for layer in self.layers for array in (layer.weights, layer.bias)]
+
+    def n_parameters(self) -> int:
+        return sum(array.size for array in self.parameters())
+
+    # ----------------------------------------------------------------- the seed's math
+    def _forward(self, X: np.ndarray, rng: np.random.Generator | None = None) -> ForwardCache:
+        """Forward pass keeping what backpropagation needs.
+
+        ``X`` has shape ``(N, n_in)``. Dropout runs only when ``rng`` is given (training).
+        """
+        cache = ForwardCache(inputs=[X], zs=[], activations=[], masks=[])
+        for layer in self.layers:
+            # z^l = W^l a^(l-1) + b^l
+            z = cache.inputs[-1] @ layer.weights.T
+            z += layer.bias
+            # a^l = σ(z^l)
+            a = layer.activation.forward(z)
+            mask = None
+            if rng is not None and layer.dropout:
+                keep = 1.0 - layer.dropout
+                mask = (rng.random(a.shape, dtype=a.dtype) < keep).astype(a.dtype)
+                mask /= a.dtype.type(keep)
+            cache.zs.append(z)
+            cache.activations.append(a)
+            cache.masks.append(mask)
+            cache.inputs.append(a if mask is None else a * mask)
+        return cache
+
+    def _backward(self, cache: ForwardCache, targets: np.ndarray) -> Gradients:
+        """Backward pass: one ``(∂L/∂W^l, ∂L/∂b^l)`` pair per layer, shapes of W^l and b^l."""
+        output = self.layers[-1].activation
+        # δ^L = ∂L/∂a^L ⊙ σ'(z^L)   (fused to (P - Y)/N for softmax + cross-entropy)
+        delta = self.loss.output_delta(cache.zs[-1], cache.output, targets, output)
+        gradients: Gradients = []
+        for index in range(len(self.layers) - 1, -1, -1):
+            # ∂L/∂W^l = δ^l (a^(l-1))^T   and   ∂L/∂b^l = δ^l, summed over the batch
+            gradients.append((delta.T @ cache.inputs[index], delta.sum(axis=0)))
+            if index == 0:
+                break  # the input X needs no gradient
+            # δ^(l-1) = ((W^l)^T δ^l) ⊙ σ'(z^(l-1))
+            grad_a = delta @ self.layers[index].weights
+            below = index - 1
+            if cache.masks[below] is not None:
+                grad_a *= cache.masks[below]
+            delta = self.layers[below].activation.backward(
+                grad_a, cache.zs[below], cache.activations[below]
+            )
+        gradients.reverse()
+        return gradients
+
+    def _backprop(
+        self, X: np.ndarray, targets: np.ndarray, rng: np.random.Generator | None = None
+    ) -> tuple[float, Gradients, np.ndarray]:
+        """Mean loss, gradients and output a^L for checked inputs (dropout when ``rng``)."""
+        cache = self._forward(X, rng)
+        loss = self.loss.value(cache.zs[-1], cache.output, targets)
+        return loss, self._backward(cache, targets), cache.output
+
+    def _backprop_loss(self, X: np.ndarray, targets: np.ndarray) -> float:
+        """Mean loss of checked inputs, forward pass only (finite differences use it)."""
+        cache = self._forward(X)
+        return self.loss.value(cache.zs[-1], cache.output, targets)
+
+    # ----------------------------------------------------------------- public API
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """Return the output a^L, shape ``(N, n_out)``, for inputs ``X`` of shape ``(N, n_in)``.
+
+        Dropout never runs here: this is the network used for prediction.
+        """
+        X = check_inputs(X, self.n_in, self.dtype)
+        return self._forward(X).output
+
+    def gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Gradients]:
+        """Return ``(loss, [(dW, db), ...])`` for one batch, without changing any parameter.
+
+        ``X`` has shape ``(N, n_in)``; ``y`` holds class labels ``(N,)`` or targets
+        ``(N, n_out)``. ``loss`` is the mean over the batch; each ``dW`` has the shape of the
+        layer's ``weights`` and each ``db`` of its ``bias``. Dropout is off.
+        """
+        X = check_inputs(X, self.n_in, self.dtype)
+        targets = check_targets(y, len(X), self.n_out, self.loss, self.dtype)
+        loss, gradients, _ = self._backprop(X, targets)
+        return loss, gradients
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(N, n_out)`` of a classifier (softmax or sigmoid outputs)."""
+        if not self.is_classifier:
+            raise ValidationError(
+                f"predict_proba needs a classifier (loss cross_entropy or binary_cross_entropy), "
+                f"this network uses {self.loss.name!r}: use predict"
+            )
+        return self.forward(X)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Class labels ``(N,)`` for a classifier, else the outputs ``(N, n_out)``.
+
+        Softmax outputs give the most probable class; one sigmoid output gives 0/1 by
+        thresholding at 0.5, several sigmoid outputs one 0/1 column each (multi-label).
+        """
+        output = self.forward(X)
+        if not self.is_classifier:
+            return output
+        if isinstance(self.layers[-1].activation, Softmax):
+            return output.argmax(axis=1)
+        labels = (output >= 0.5).astype(np.int64)
+        return labels[:, 0] if self.n_out == 1 else labels
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> dict[str, float]:
+        """Return ``{"loss": ..., "accuracy": ...}`` (accuracy for classification targets)."""
+        from .training import evaluate
+
+        return evaluate(self, X, y, batch_size=batch_size)
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        epochs: int = 10,
+        batch_size: int = 32,
+        optimizer: Optimizer | None = None,
+        validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+        validation_split: float = 0.0,
+        shuffle: bool = True,
+        callbacks: Sequence[Callback] = (),
+        verbose: int = 0,
+        **options: Any,
+    ) -> History:
+        """Train with mini-batch gradient descent; see ``deltaprop.training.fit``."""
+        from .training import fit
+
+        return fit(
+            self,
+            X,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            shuffle=shuffle,
+            callbacks=callbacks,
+            verbose=verbose,
+            **options,
+        )
+
+    def save(self, path: str | Path) -> None:
+        """Write the network to a ``.safetensors`` model file; see ``deltaprop.io.save``."""
+        from .io import save
+
+        save(self, path)
+
+    def copy(self, dtype: str | np.dtype | None = None) -> Network:
+        """A deep copy, optionally in another dtype (``gradcheck`` uses a float64 copy)."""
+        clone = _copy.deepcopy(self)
+        if dtype is not None:
+            clone.dtype = check_dtype(dtype)
+            for layer in clone.layers:
+                layer._weights = layer.weights.astype(clone.dtype)
+                layer._bias = layer.bias.astype(clone.dtype)
+        return clone
+
+    def __repr__(self) -> str:
+        lines = [f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers)]
+        return (
+            "Network(\n" + "\n".join(lines) + f"\n  loss={self.loss.name!r}, "
+            f"dtype={self.dtype.name!r}, parameters={self.n_parameters():,}\n)"
+        )

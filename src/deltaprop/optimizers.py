@@ -1,0 +1,308 @@
+"""Optimizers: how parameters move, given their gradients.
+
+The seed's stochastic gradient descent is ``W ← W - η ∂L/∂W``; the others keep a little state
+per parameter (a velocity, running averages of g and g²) to move better. Every optimizer also
+offers L2 weight decay (weight matrices only, not biases), gradient-norm clipping and a
+learning-rate schedule. The update rules follow PyTorch's, so results can be compared.
+
+One optimizer object keeps its state across ``fit`` calls: calling ``fit`` again continues.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import DeltapropTypeError, ValidationError
+from .schedules import Schedule, get_schedule
+from .suggest import closest
+from .validation import check_positive
+
+
+class Optimizer:
+    """Base class.
+
+    Parameters
+    ----------
+    lr : float
+        Base learning rate η (> 0).
+    weight_decay : float, default 0.0
+        L2 penalty coefficient λ: adds λW to ∂L/∂W of every weight matrix (AdamW instead
+        shrinks W directly, decoupled from the gradient).
+    clip_norm : float, optional
+        If set, rescales all gradients together so that their global L2 norm is at most this.
+    schedule : Schedule, optional
+        Learning rate as a function of the update step (default constant).
+    """
+
+    name = "optimizer"
+    slots: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        lr: float,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+        schedule: Schedule | None = None,
+    ):
+        self.lr = check_positive("lr", lr)
+        if isinstance(weight_decay, bool) or not (
+            isinstance(weight_decay, (int, float)) and 0 <= weight_decay < math.inf
+        ):
+            raise ValidationError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
+        self.weight_decay = float(weight_decay)
+        self.clip_norm = None if clip_norm is None else check_positive("clip_norm", clip_norm)
+        self.schedule = get_schedule(schedule)
+        self.iterations = 0
+        self.state: dict[str, list[np.ndarray]] = {}
+
+    @property
+    def current_lr(self) -> float:
+        """The learning rate the next update will use."""
+        return self.schedule(self.lr, self.iterations)
+
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
+        """Update every array of ``params`` in place from the matching array of ``grads``.
+
+        ``grads[i]`` has the shape of ``params[i]`` and may be overwritten.
+        """
+        if not self.state:
+            self.state = {slot: [np.zeros_like(p) for p in params] for slot in self.slots}
+        elif [s.shape for s in next(iter(self.state.values()))] != [p.shape for p in params]:
+            raise ValidationError(
+                "this optimizer holds state for parameters of other shapes: use a new "
+                "optimizer object for a different network"
+            )
+        if self.clip_norm is not None:
+            clip_by_global_norm(grads, self.clip_norm)
+        lr = self.current_lr
+        for index, (param, grad) in enumerate(zip(params, grads)):
+            if self.weight_decay and param.ndim == 2 and self._coupled_decay:
+                grad += self.weight_decay * param
+            self._update(index, param, grad, lr)
+        self.iterations += 1
+
+    _coupled_decay = True
+
+    def _update(self, index: int, param: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """The iteration count and slot arrays (checkpoints save these)."""
+        return {"iterations": self.iterations, "state": self.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.iterations = int(state["iterations"])
+        self.state = {
+            slot: [np.array(a) for a in arrays] for slot, arrays in state["state"].items()
+        }
+
+    def config(self) -> dict:
+        """The constructor arguments (without the schedule) that rebuild this optimizer."""
+        names = self.__init__.__code__.co_varnames[1 : self.__init__.__code__.co_argcount]
+        return {name: getattr(self, name) for name in names if name != "schedule"}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def clip_by_global_norm(grads: Sequence[np.ndarray], max_norm: float) -> float:
+    """Scale ``grads`` in place so that their joint L2 norm is at most ``max_norm``.
+
+    Returns the norm before clipping.
+    """
+    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+    if norm > max_norm:
+        for grad in grads:
+            grad *= max_norm / norm
+    return norm
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, the seed's rule ``W ← W - η g``, with optional momentum.
+
+    With momentum μ: ``v ← μv + g``, ``W ← W - ηv``; Nesterov uses ``W ← W - η(g + μv)``.
+    """
+
+    name = "sgd"
+    slots = ("velocity",)
+
+    def __init__(
+        self,
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+        schedule: Schedule | None = None,
+    ):
+        super().__init__(lr, weight_decay, clip_norm, schedule)
+        if isinstance(momentum, bool) or not (
+            isinstance(momentum, (int, float)) and 0 <= momentum < 1
+        ):
+            raise ValidationError(f"momentum must be a number in [0, 1), got {momentum!r}")
+        if nesterov and momentum == 0:
+            raise ValidationError("nesterov=True needs momentum > 0, e.g. momentum=0.9")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        if self.momentum == 0:
+            self.slots = ()
+
+    def _update(self, index, param, grad, lr):
+        if self.momentum:
+            velocity = self.state["velocity"][index]
+            velocity *= self.momentum
+            velocity += grad
+            if self.nesterov:
+                grad += self.momentum * velocity
+            else:
+                grad = velocity
+        param -= lr * grad
+
+
+class Adam(Optimizer):
+    """Adam: ``m ← β1 m + (1-β1) g``, ``v ← β2 v + (1-β2) g²``, bias-corrected,
+    ``W ← W - η m̂ / (√v̂ + ε)``."""
+
+    name = "adam"
+    slots = ("m", "v")
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+        schedule: Schedule | None = None,
+    ):
+        super().__init__(lr, weight_decay, clip_norm, schedule)
+        for name, beta in (("beta1", beta1), ("beta2", beta2)):
+            if not (isinstance(beta, (int, float)) and 0 <= beta < 1):
+                raise ValidationError(f"{name} must be a number in [0, 1), got {beta!r}")
+        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.eps = check_positive("eps", eps)
+
+    def _update(self, index, param, grad, lr):
+        m, v = self.state["m"][index], self.state["v"][index]
+        t = self.iterations + 1
+        m *= self.beta1
+        m += (1 - self.beta1) * grad
+        v *= self.beta2
+        grad *= grad
+        v += (1 - self.beta2) * grad
+        # η m̂/(√v̂ + ε) with m̂ = m/(1-β1^t), v̂ = v/(1-β2^t), as PyTorch arranges it.
+        step_size = lr / (1 - self.beta1**t)
+        denominator = np.sqrt(v) / math.sqrt(1 - self.beta2**t)
+        denominator += self.eps
+        param -= step_size * (m / denominator)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``W ← W - ηλW`` before the Adam step."""
+
+    name = "adamw"
+    _coupled_decay = False
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+        clip_norm: float | None = None,
+        schedule: Schedule | None = None,
+    ):
+        super().__init__(lr, beta1, beta2, eps, weight_decay, clip_norm, schedule)
+
+    def _update(self, index, param, grad, lr):
+        if self.weight_decay and param.ndim == 2:
+            param *= 1 - lr * self.weight_decay
+        super()._update(index, param, grad, lr)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: ``v ← ρv + (1-ρ) g²``, ``W ← W - η g / (√v + ε)``."""
+
+    name = "rmsprop"
+    slots = ("v",)
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        rho: float = 0.9,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+        schedule: Schedule | None = None,
+    ):
+        super().__init__(lr, weight_decay, clip_norm, schedule)
+        if not (isinstance(rho, (int, float)) and 0 <= rho < 1):
+            raise ValidationError(f"rho must be a number in [0, 1), got {rho!r}")
+        self.rho = float(rho)
+        self.eps = check_positive("eps", eps)
+
+    def _update(self, index, param, grad, lr):
+        v = self.state["v"][index]
+        v *= self.rho
+        v += (1 - self.rho) * grad * grad
+        denominator = np.sqrt(v)
+        denominator += self.eps
+        param -= lr * (grad / denominator)
+
+
+class Adagrad(Optimizer):
+    """Adagrad: ``G ← G + g²``, ``W ← W - η g / (√G + ε)``."""
+
+    name = "adagrad"
+    slots = ("sum_squares",)
+
+    def __init__(
+        self,
+        lr: float = 0.01,
+        eps: float = 1e-10,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+        schedule: Schedule | None = None,
+    ):
+        super().__init__(lr, weight_decay, clip_norm, schedule)
+        self.eps = check_positive("eps", eps)
+
+    def _update(self, index, param, grad, lr):
+        sum_squares = self.state["sum_squares"][index]
+        sum_squares += grad * grad
+        denominator = np.sqrt(sum_squares)
+        denominator += self.eps
+        param -= lr * (grad / denominator)
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    cls.name: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad)
+}
+
+
+def get_optimizer(optimizer: str | Optimizer | None, **config) -> Optimizer:
+    """Return an optimizer for ``None`` (SGD), an instance, or a name plus its arguments."""
+    if optimizer is None:
+        return SGD(**config)
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if not isinstance(optimizer, str):
+        raise DeltapropTypeError(
+            f"optimizer must be a name such as 'adam' or an Optimizer, got {type(optimizer)}"
+        )
+    key = optimizer.lower()
+    if key in ("momentum", "nesterov"):
+        config = {"momentum": 0.9, **config, "nesterov": key == "nesterov"}
+        key = "sgd"
+    if key not in OPTIMIZERS:
+        raise ValidationError(
+            f"unknown optimizer {optimizer!r}{closest(key, OPTIMIZERS)}; "
+            f"choose one of {', '.join(OPTIMIZERS)}, momentum, nesterov"
+        )
+    return OPTIMIZERS[key](**config)

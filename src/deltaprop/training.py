@@ -1,0 +1,515 @@
+"""The fit loop: mini-batches, shuffling, validation, callbacks, history, checkpoints.
+
+One epoch visits every training sample once, in an order drawn from the network's generator,
+in mini-batches of ``batch_size`` rows; each batch is one forward pass, one backward pass and one
+optimizer update. Everything random comes from ``network.rng``, so the same seed and data give
+the same bits, and a checkpoint that stores the generator's state resumes bit-identically.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .activations import Sigmoid
+from .errors import DivergenceError, ValidationError
+from .optimizers import Optimizer, get_optimizer
+from .validation import check_fraction, check_inputs, check_positive, check_targets
+
+if TYPE_CHECKING:
+    from .network import Network
+
+GRAD_NORM_EVERY = 10  # steps between samples of the per-layer gradient norms
+
+
+@dataclass
+class History:
+    """What happened in each epoch of training.
+
+    ``metrics`` maps ``"loss"``, ``"accuracy"``, ``"val_loss"``, ``"val_accuracy"``, ``"lr"``
+    and ``"time"`` (seconds) to one value per epoch. ``grad_norms[e][l]`` is the mean L2 norm of
+    ∂L/∂W^(l+1) in epoch e, sampled every ``GRAD_NORM_EVERY`` steps.
+    """
+
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+    grad_norms: list[list[float]] = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.metrics[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.metrics
+
+    def get(self, key: str, default=None):
+        return self.metrics.get(key, default)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.metrics.get("loss", []))
+
+    @property
+    def loss(self) -> list[float]:
+        return self.metrics.get("loss", [])
+
+    @property
+    def val_loss(self) -> list[float]:
+        return self.metrics.get("val_loss", [])
+
+    @property
+    def accuracy(self) -> list[float]:
+        return self.metrics.get("accuracy", [])
+
+    @property
+    def val_accuracy(self) -> list[float]:
+        return self.metrics.get("val_accuracy", [])
+
+    def append(self, logs: dict[str, float], grad_norms: list[float]) -> None:
+        for key, value in logs.items():
+            self.metrics.setdefault(key, []).append(float(value))
+        self.grad_norms.append([float(n) for n in grad_norms])
+
+    def to_dict(self) -> dict:
+        return {"metrics": self.metrics, "grad_norms": self.grad_norms}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> History:
+        return cls(
+            {k: [float(v) for v in vs] for k, vs in data["metrics"].items()},
+            [[float(n) for n in row] for row in data["grad_norms"]],
+        )
+
+
+class Callback:
+    """Hooks into ``fit``; ``on_epoch_end`` returns True to stop training."""
+
+    def on_train_begin(self, network: Network) -> None:
+        """Called once before the first epoch of this ``fit`` call."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float], network: Network) -> bool:
+        """Called after each epoch with that epoch's logs (``epoch`` counts from 0)."""
+        return False
+
+    def on_train_end(self, network: Network) -> None:
+        """Called once after the last epoch, also when a callback stopped training."""
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best_weights`` the network ends with the parameters of its best epoch.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        restore_best_weights: bool = True,
+    ):
+        self.monitor = monitor
+        self.patience = check_positive("patience", patience, integer=True)
+        self.min_delta = float(min_delta)
+        self.restore_best_weights = restore_best_weights
+        self.best = math.inf
+        self.best_epoch = -1
+        self.best_parameters: list[np.ndarray] | None = None
+        self.stopped_epoch: int | None = None
+
+    def on_train_begin(self, network):
+        self.best, self.best_epoch, self.best_parameters = math.inf, -1, None
+        self.stopped_epoch = None
+
+    def on_epoch_end(self, epoch, logs, network):
+        if self.monitor not in logs:
+            raise ValidationError(
+                f"EarlyStopping monitors {self.monitor!r}, which this training does not log: "
+                "pass validation_data or validation_split > 0"
+            )
+        value = logs[self.monitor]
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch = value, epoch
+            if self.restore_best_weights:
+                self.best_parameters = [p.copy() for p in network.parameters()]
+            return False
+        if epoch - self.best_epoch >= self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def on_train_end(self, network):
+        if self.best_parameters is not None:
+            for param, best in zip(network.parameters(), self.best_parameters):
+                param[...] = best
+
+
+@dataclass
+class Position:
+    """Where training stands: the next epoch and step, and the running sums of that epoch."""
+
+    epoch: int = 0
+    step: int = 0
+    epoch_rng_state: dict | None = None
+    loss_sum: float = 0.0
+    correct: float = 0.0
+    seen: int = 0
+    grad_norm_sums: list[float] = field(default_factory=list)
+    grad_norm_count: int = 0
+
+    def to_dict(self) -> dict:
+        return dict(vars(self))
+
+
+def accuracy(network: Network, output: np.ndarray, targets: np.ndarray) -> float:
+    """Fraction of samples classified correctly; ``output`` is ``(N, n_out)``.
+
+    ``targets`` are labels ``(N,)`` or rows ``(N, n_out)`` (one-hot, or 0/1 per sigmoid unit).
+    """
+    if targets.ndim == 1:
+        return float(np.mean(output.argmax(axis=1) == targets))
+    if isinstance(network.layers[-1].activation, Sigmoid) and network.is_classifier:
+        return float(np.mean((output >= 0.5) == (targets >= 0.5)))
+    return float(np.mean(output.argmax(axis=1) == targets.argmax(axis=1)))
+
+
+def _wants_accuracy(network: Network, y: np.ndarray) -> bool:
+    return network.is_classifier or (np.ndim(y) == 1 and network.n_out > 1)
+
+
+def _evaluate_prepared(
+    network: Network, X: np.ndarray, targets: np.ndarray, with_accuracy: bool, batch_size: int
+) -> dict[str, float]:
+    loss_sum, correct = 0.0, 0.0
+    for start in range(0, len(X), batch_size):
+        xb, tb = X[start : start + batch_size], targets[start : start + batch_size]
+        cache = network._forward(xb)
+        loss_sum += network.loss.value(cache.zs[-1], cache.output, tb) * len(xb)
+        if with_accuracy:
+            correct += accuracy(network, cache.output, tb) * len(xb)
+    result = {"loss": loss_sum / len(X)}
+    if with_accuracy:
+        result["accuracy"] = correct / len(X)
+    return result
+
+
+def evaluate(
+    network: Network, X: np.ndarray, y: np.ndarray, batch_size: int = 1024
+) -> dict[str, float]:
+    """Return ``{"loss": ..., "accuracy": ...}`` on ``X (N, n_in)``, ``y (N,)`` or ``(N, n_out)``.
+
+    Accuracy is included for classifiers and for class-label targets.
+    """
+    X = check_inputs(X, network.n_in, network.dtype)
+    targets = check_targets(y, len(X), network.n_out, network.loss, network.dtype)
+    batch_size = check_positive("batch_size", batch_size, integer=True)
+    return _evaluate_prepared(network, X, targets, _wants_accuracy(network, y), batch_size)
+
+
+class _StopRequest:
+    """Turns SIGINT/SIGTERM into a flag checked between steps, so a step is never cut in half."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def __call__(self, signum, frame) -> None:
+        self.signal = signum
+
+    @contextmanager
+    def installed(self) -> Iterator[_StopRequest]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {sig: signal.signal(sig, self) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised by ``fit`` after SIGINT/SIGTERM, at a step boundary, once any checkpoint is saved."""
+
+
+def _split_validation(X, targets, y, validation_split, validation_data, network):
+    if validation_data is not None:
+        if validation_split:
+            raise ValidationError("give validation_data or validation_split, not both")
+        try:
+            X_val, y_val = validation_data
+        except (TypeError, ValueError):
+            raise ValidationError("validation_data must be a pair (X_val, y_val)") from None
+        X_val = check_inputs(X_val, network.n_in, network.dtype)
+        t_val = check_targets(y_val, len(X_val), network.n_out, network.loss, network.dtype)
+        return X, targets, (X_val, t_val)
+    if not validation_split:
+        return X, targets, None
+    n_val = round(len(X) * validation_split)
+    if n_val < 1 or n_val >= len(X):
+        raise ValidationError(
+            f"validation_split={validation_split} leaves {n_val} of {len(X)} samples for "
+            "validation: both parts need at least one sample"
+        )
+    # The last rows, before any shuffling, as Keras does: the split never depends on the seed.
+    return X[:-n_val], targets[:-n_val], (X[-n_val:], targets[-n_val:])
+
+
+def fit(
+    network: Network,
+    X: np.ndarray,
+    y: np.ndarray,
+    epochs: int = 10,
+    batch_size: int = 32,
+    optimizer: Optimizer | str | None = None,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    validation_split: float = 0.0,
+    shuffle: bool = True,
+    callbacks: Sequence[Callback] = (),
+    verbose: int = 0,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 1,
+    resume: str | Path | None = None,
+) -> History:
+    """Train ``network`` on ``X (N, n_in)`` and ``y`` (labels ``(N,)`` or ``(N, n_out)``).
+
+    Parameters
+    ----------
+    epochs : int
+        Total number of epochs; when resuming, the epochs already done count towards it.
+    batch_size : int
+        Rows per update; a batch size larger than the data is clipped to the data size.
+    optimizer : Optimizer or str, optional
+        Default ``SGD(lr=0.01)``. Pass the same object again to continue training.
+    validation_data, validation_split :
+        A held-out ``(X_val, y_val)``, or the fraction of the last rows of ``X`` to hold out.
+    shuffle : bool
+        Draw a new order of the samples every epoch.
+    callbacks : sequence of Callback
+        For example ``EarlyStopping(patience=3)``.
+    verbose : int
+        0 silent, 1 a progress bar and a line per epoch, 2 a line per epoch (on stderr).
+    checkpoint, checkpoint_every :
+        Write a checkpoint file every ``checkpoint_every`` epochs (and on interruption).
+    resume : path, optional
+        Continue from a checkpoint: the result is bit-identical to an uninterrupted run.
+
+    Returns
+    -------
+    History
+        With ``network.history`` set to the same object.
+
+    Raises
+    ------
+    DivergenceError
+        When a loss or gradient becomes NaN or infinite; the parameters from before that step
+        are kept.
+    TrainingInterrupted
+        On SIGINT/SIGTERM, between two steps, after writing the checkpoint if one was asked for.
+    """
+    from .io import load_checkpoint, save_checkpoint
+
+    epochs = check_positive("epochs", epochs, integer=True)
+    batch_size = check_positive("batch_size", batch_size, integer=True)
+    checkpoint_every = check_positive("checkpoint_every", checkpoint_every, integer=True)
+    validation_split = check_fraction("validation_split", validation_split)
+    if verbose not in (0, 1, 2, False, True):
+        raise ValidationError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+    X = check_inputs(X, network.n_in, network.dtype)
+    targets = check_targets(y, len(X), network.n_out, network.loss, network.dtype)
+    with_accuracy = _wants_accuracy(network, y)
+    X, targets, validation = _split_validation(
+        X, targets, y, validation_split, validation_data, network
+    )
+    optimizer = get_optimizer(optimizer)
+    batch_size = min(batch_size, len(X))
+
+    history, position = History(), Position()
+    if resume is not None:
+        history, position = load_checkpoint(resume, network, optimizer)
+    network.history = history
+    run = _Run(network, optimizer, X, targets, validation, with_accuracy, batch_size, shuffle)
+    for callback in callbacks:
+        callback.on_train_begin(network)
+    stop = _StopRequest()
+    try:
+        with stop.installed():
+            while position.epoch < epochs:
+                finished = run.epoch(position, stop, verbose, epochs)
+                if not finished:
+                    if checkpoint is not None:
+                        save_checkpoint(checkpoint, network, optimizer, history, position)
+                    raise TrainingInterrupted(
+                        f"training stopped by signal {stop.signal} at epoch {position.epoch + 1}, "
+                        f"step {position.step}"
+                    )
+                logs = run.finish_epoch(position, history, verbose, epochs)
+                stopping = any(cb.on_epoch_end(position.epoch, logs, network) for cb in callbacks)
+                position = Position(epoch=position.epoch + 1)
+                if checkpoint is not None and (
+                    position.epoch % checkpoint_every == 0 or position.epoch == epochs or stopping
+                ):
+                    save_checkpoint(checkpoint, network, optimizer, history, position)
+                if stopping:
+                    break
+    finally:
+        for callback in callbacks:
+            callback.on_train_end(network)
+    return history
+
+
+class _Run:
+    """The state of one ``fit`` call that does not change between epochs."""
+
+    def __init__(self, network, optimizer, X, targets, validation, with_accuracy, batch, shuffle):
+        self.network, self.optimizer = network, optimizer
+        self.X, self.targets, self.validation = X, targets, validation
+        self.with_accuracy, self.batch_size, self.shuffle = with_accuracy, batch, shuffle
+        self.dropout = any(layer.dropout for layer in network.layers)
+        self.started = time.perf_counter()
+        self.x_batch = np.empty((batch, X.shape[1]), dtype=X.dtype)
+        self.t_batch = np.empty((batch, *targets.shape[1:]), dtype=targets.dtype)
+
+    def batches(self, order: np.ndarray, first_step: int) -> Iterator[tuple[int, np.ndarray, ...]]:
+        n = len(self.X)
+        for step, start in enumerate(range(0, n, self.batch_size)):
+            if step < first_step:
+                continue
+            rows = order[start : start + self.batch_size]
+            size = len(rows)
+            # Gathering into a preallocated buffer avoids a copy of the whole data set per epoch.
+            xb = np.take(self.X, rows, axis=0, out=self.x_batch[:size])
+            tb = np.take(self.targets, rows, axis=0, out=self.t_batch[:size])
+            yield step, xb, tb
+
+    def epoch(self, position: Position, stop: _StopRequest, verbose: int, epochs: int) -> bool:
+        """Run the remaining steps of ``position.epoch``; False if a stop was requested."""
+        network, rng = self.network, self.network.rng
+        n = len(self.X)
+        if position.step == 0:
+            position.epoch_rng_state = rng.bit_generator.state
+            position.grad_norm_sums = [0.0] * len(network.layers)
+            self.epoch_started = time.perf_counter()
+        else:  # resuming mid-epoch: redraw this epoch's order, then continue the generator
+            current = rng.bit_generator.state
+            rng.bit_generator.state = position.epoch_rng_state
+            self.epoch_started = time.perf_counter()
+        order = rng.permutation(n) if self.shuffle else np.arange(n)
+        if position.step:
+            rng.bit_generator.state = current
+        n_steps = math.ceil(n / self.batch_size)
+        bar = _progress_bar(verbose, n_steps, position, epochs)
+        for step, xb, tb in self.batches(order, position.step):
+            if stop.signal is not None:
+                bar.close()
+                return False
+            loss, grads, output = network._backprop(xb, tb, rng if self.dropout else None)
+            self._check_finite(loss, grads, position.epoch, step)
+            if step % GRAD_NORM_EVERY == 0:
+                for index, (weights_grad, _) in enumerate(grads):
+                    position.grad_norm_sums[index] += float(np.linalg.norm(weights_grad))
+                position.grad_norm_count += 1
+            self.optimizer.step(network.parameters(), [g for pair in grads for g in pair])
+            position.loss_sum += loss * len(xb)
+            if self.with_accuracy:
+                position.correct += accuracy(network, output, tb) * len(xb)
+            position.seen += len(xb)
+            position.step = step + 1
+            bar.update(position, self.epoch_started)
+        bar.close()
+        return True
+
+    @staticmethod
+    def _check_finite(loss: float, grads, epoch: int, step: int) -> None:
+        finite = math.isfinite(loss) and all(np.isfinite(g).all() for pair in grads for g in pair)
+        if not finite:
+            what = "loss" if not math.isfinite(loss) else "gradient"
+            raise DivergenceError(
+                f"training diverged: the {what} became NaN or infinite at epoch {epoch + 1}, "
+                f"step {step + 1}; the parameters from before this step are kept. Lower the "
+                "learning rate or clip gradients (clip_norm=1.0)"
+            )
+
+    def finish_epoch(self, position, history, verbose, epochs) -> dict[str, float]:
+        logs = {"loss": position.loss_sum / position.seen}
+        if self.with_accuracy:
+            logs["accuracy"] = position.correct / position.seen
+        if self.validation is not None:
+            result = _evaluate_prepared(
+                self.network, *self.validation, self.with_accuracy, batch_size=1024
+            )
+            logs.update({f"val_{k}": v for k, v in result.items()})
+        logs["lr"] = self.optimizer.current_lr
+        logs["time"] = time.perf_counter() - self.epoch_started
+        count = max(position.grad_norm_count, 1)
+        history.append(logs, [s / count for s in position.grad_norm_sums])
+        if verbose:
+            print(f"epoch {position.epoch + 1}/{epochs}: {format_logs(logs)}", file=sys.stderr)
+        return logs
+
+
+def format_logs(logs: dict[str, float]) -> str:
+    """``loss 0.1234 · accuracy 96.50% · ...`` for one epoch's logs."""
+    parts = []
+    for key, value in logs.items():
+        if key.endswith("accuracy"):
+            parts.append(f"{key} {value:.2%}")
+        elif key == "time":
+            parts.append(f"{value:.1f}s")
+        elif key == "lr":
+            parts.append(f"lr {value:.3g}")
+        else:
+            parts.append(f"{key} {value:.4f}")
+    return " · ".join(parts)
+
+
+class _NoBar:
+    def update(self, position, started):
+        pass
+
+    def close(self):
+        pass
+
+
+class _TqdmBar:
+    """One tqdm bar per epoch showing loss, accuracy and samples/s."""
+
+    def __init__(self, tqdm, total, position, epochs):
+        self.bar = tqdm(
+            total=total,
+            initial=position.step,
+            desc=f"epoch {position.epoch + 1}/{epochs}",
+            unit="step",
+            leave=False,
+            file=sys.stderr,
+        )
+
+    def update(self, position, started):
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        postfix = {"loss": f"{position.loss_sum / position.seen:.4f}"}
+        if position.correct:
+            postfix["acc"] = f"{position.correct / position.seen:.2%}"
+        postfix["samples/s"] = f"{position.seen / elapsed:,.0f}"
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.update(1)
+
+    def close(self):
+        self.bar.close()
+
+
+def _progress_bar(verbose, total, position, epochs):
+    if verbose != 1:
+        return _NoBar()
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is an optional extra: without it, the epoch lines remain
+        return _NoBar()
+    return _TqdmBar(tqdm, total, position, epochs)

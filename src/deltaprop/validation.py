@@ -1,0 +1,149 @@
+"""Checks at the API boundary, so that the training loop itself can trust its arrays.
+
+Each check returns the argument in the form the library uses (a C-contiguous array of the
+network's dtype, integer labels, ...) or raises a ``DeltapropError`` that names the argument,
+what was expected, what was found and the fix.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import DeltapropTypeError, ValidationError
+
+DTYPES = ("float32", "float64")
+
+
+def check_dtype(dtype: object) -> np.dtype:
+    """Return ``np.dtype("float32")`` or ``np.dtype("float64")``; refuse anything else."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.name not in DTYPES:
+        raise DeltapropTypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return resolved
+
+
+def check_seed(seed: object) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValidationError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def _numeric(name: str, values: object) -> np.ndarray:
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as error:
+        raise DeltapropTypeError(f"{name} must be a numeric array: {error}") from None
+    if array.dtype.kind not in "biuf":
+        raise DeltapropTypeError(
+            f"{name} must be numeric, got dtype {array.dtype}: convert it with "
+            f"np.asarray({name}, dtype=float) after removing non-numeric values"
+        )
+    return array
+
+
+def check_inputs(X: object, n_in: int, dtype: np.dtype) -> np.ndarray:
+    """Return ``X`` as a C-contiguous ``(N, n_in)`` array of ``dtype``.
+
+    Refuses another rank or width, an empty batch and NaN/Inf.
+    """
+    array = _numeric("X", X)
+    if array.ndim == 1 and array.size == n_in:
+        raise ValidationError(
+            f"X must have shape (N, {n_in}), got a 1-D array of {n_in} values: "
+            "for one sample use X.reshape(1, -1)"
+        )
+    if array.ndim != 2:
+        raise ValidationError(
+            f"X must have shape (N, {n_in}), got shape {array.shape}: "
+            "flatten each sample into one row, e.g. X.reshape(len(X), -1)"
+        )
+    if array.shape[1] != n_in:
+        raise ValidationError(
+            f"X has {array.shape[1]} features per row but the network's input layer takes "
+            f"{n_in}: give X shape (N, {n_in})"
+        )
+    if array.shape[0] == 0:
+        raise ValidationError("X is empty (0 samples): pass at least one sample")
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all():
+        raise ValidationError("X contains NaN or infinite values: remove or impute them")
+    return array
+
+
+def check_targets(y: object, n_samples: int, n_out: int, loss: object, dtype: np.dtype):
+    """Return targets in the form ``loss`` uses.
+
+    ``y`` is class labels ``(N,)`` (integers ``0..n_out-1``; ``0/1`` for one sigmoid output)
+    or targets ``(N, n_out)``. Cross-entropy keeps labels as ``int64 (N,)``; every other loss
+    gets a ``(N, n_out)`` array of ``dtype`` (labels become one-hot rows).
+    """
+    array = _numeric("y", y)
+    if array.ndim == 0 or array.ndim > 2:
+        raise ValidationError(f"y must have shape (N,) or (N, {n_out}), got {array.shape}")
+    if len(array) != n_samples:
+        raise ValidationError(
+            f"X has {n_samples} samples but y has {len(array)}: they must have the same length"
+        )
+    if array.ndim == 2 and array.shape[1] == 1 and n_out == 1:
+        array = array[:, 0]
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValidationError("y contains NaN or infinite values: remove those samples")
+    name = getattr(loss, "name", "")
+    if array.ndim == 1 and (n_out > 1 or name in ("cross_entropy", "binary_cross_entropy")):
+        labels = check_labels(array, n_classes=max(n_out, 2))
+        if name == "cross_entropy":
+            return labels
+        if n_out == 1:
+            return labels.astype(dtype)[:, None]
+        return np.eye(n_out, dtype=dtype)[labels]
+    if array.ndim == 1:
+        return np.ascontiguousarray(array, dtype=dtype)[:, None]
+    if array.shape[1] != n_out:
+        raise ValidationError(
+            f"y has {array.shape[1]} columns but the output layer has {n_out} units: "
+            f"give y shape (N, {n_out}) (one-hot rows) or class labels of shape (N,)"
+        )
+    if name == "binary_cross_entropy" and ((array < 0) | (array > 1)).any():
+        raise ValidationError("binary_cross_entropy targets must lie in [0, 1]")
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def check_labels(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Return integer class labels ``(N,)`` as int64, all in ``0..n_classes-1``."""
+    if labels.dtype.kind == "f" and not np.array_equal(labels, np.round(labels)):
+        raise ValidationError(
+            "y holds non-integer values but the network is a classifier: class labels must "
+            "be integers 0..n_classes-1 (use a regression loss such as 'mse' for real targets)"
+        )
+    labels = labels.astype(np.int64)
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= n_classes:
+        fix = "; subtract 1" if low >= 1 and high == n_classes else ""
+        raise ValidationError(
+            f"y has labels {low}..{high} but the output layer has {n_classes} classes: labels "
+            f"must be 0..{n_classes - 1}{fix}"
+        )
+    return labels
+
+
+def check_positive(name: str, value: object, integer: bool = False) -> float | int:
+    """Return ``value`` if it is a finite number > 0 (an int when ``integer``)."""
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        expected = "a positive integer" if integer else "a positive number"
+        raise ValidationError(f"{name} must be {expected}, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValidationError(f"{name} must be > 0 and finite, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def check_fraction(name: str, value: object) -> float:
+    """Return ``value`` if it is a number in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValidationError(f"{name} must be a number in [0, 1), got {value!r}")
+    return float(value)
