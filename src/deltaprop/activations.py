@@ -12,6 +12,7 @@ cheaper and numerically the same.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -110,15 +111,23 @@ class ReLU(Activation):
     name = "relu"
 
     def forward(self, z, out=None):
-        return np.maximum(z, 0, out=out)
+        # A row of zeros, not the scalar 0: NumPy vectorises maximum only for two arrays.
+        return np.maximum(z, _zeros(z.shape[-1], z.dtype), out=out)
 
     def prime(self, z, a):
         return (a > 0).astype(a.dtype)
 
     def backward(self, grad_a, z, a):
-        # Zeroing in place is the same product as grad_a ⊙ 1[a > 0], without a mask array.
-        grad_a[a <= 0] = 0
-        return grad_a
+        # grad_a ⊙ 1[a > 0], multiplying by the boolean mask directly (no float copy of it).
+        return np.multiply(grad_a, a > 0, out=grad_a)
+
+
+@functools.lru_cache(maxsize=64)
+def _zeros(n: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only row of ``n`` zeros, shared by every call that needs one."""
+    zeros = np.zeros(n, dtype=dtype)
+    zeros.flags.writeable = False
+    return zeros
 
 
 class LeakyReLU(Activation):
@@ -219,9 +228,9 @@ class Softmax(Activation):
 
     def forward(self, z, out=None):
         # Subtracting the row maximum leaves softmax unchanged and keeps e^z finite.
-        out = np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+        out = np.subtract(z, np.maximum.reduce(z, axis=1, keepdims=True), out=out)
         np.exp(out, out=out)
-        out /= out.sum(axis=1, keepdims=True)
+        out /= np.add.reduce(out, axis=1, keepdims=True)
         return out
 
     def prime(self, z, a):

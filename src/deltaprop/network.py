@@ -28,6 +28,7 @@ from .errors import DeltapropTypeError, ValidationError
 from .layers import Dense
 from .losses import CLASSIFICATION_LOSSES, Loss, get_loss
 from .validation import check_dtype, check_inputs, check_seed, check_targets
+from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .optimizers import Optimizer
@@ -42,7 +43,8 @@ class ForwardCache:
 
     ``inputs[l-1]`` is A^(l-1) as layer l saw it (``inputs[0]`` is X, later ones after
     dropout); ``zs[l-1]`` is Z^l and ``activations[l-1]`` is σ(Z^l) before dropout, both
-    ``(N, n_out^l)``; ``masks[l-1]`` is the scaled dropout mask or ``None``.
+    ``(N, n_out^l)``; ``masks[l-1]`` is the scaled dropout mask or ``None``. The arrays belong
+    to the ``Workspace`` the pass wrote into (see ``workspace.py``).
     """
 
     inputs: list[np.ndarray]
@@ -173,58 +175,79 @@ class Network:
         return sum(array.size for array in self.parameters())
 
     # ----------------------------------------------------------------- the seed's math
-    def _forward(self, X: np.ndarray, rng: np.random.Generator | None = None) -> ForwardCache:
+    def _forward(
+        self, X: np.ndarray, rng: np.random.Generator | None = None, work: Workspace | None = None
+    ) -> ForwardCache:
         """Forward pass keeping what backpropagation needs.
 
-        ``X`` has shape ``(N, n_in)``. Dropout runs only when ``rng`` is given (training).
+        ``X`` has shape ``(N, n_in)``. Dropout runs only when ``rng`` is given (training). The
+        arrays are written into ``work`` (a ``Workspace`` for N rows), a fresh one by default.
         """
-        cache = ForwardCache(inputs=[X], zs=[], activations=[], masks=[])
-        for layer in self.layers:
+        work = work or Workspace(self.layers, len(X), self.dtype)
+        inputs = [X]
+        for index, layer in enumerate(self.layers):
             # z^l = W^l a^(l-1) + b^l
-            z = cache.inputs[-1] @ layer.weights.T
+            z = np.matmul(inputs[index], layer.weights.T, out=work.zs[index])
             z += layer.bias
             # a^l = σ(z^l)
-            a = layer.activation.forward(z)
-            mask = None
+            a = layer.activation.forward(z, out=work.activations[index])
             if rng is not None and layer.dropout:
-                keep = 1.0 - layer.dropout
-                mask = (rng.random(a.shape, dtype=a.dtype) < keep).astype(a.dtype)
-                mask /= a.dtype.type(keep)
-            cache.zs.append(z)
-            cache.activations.append(a)
-            cache.masks.append(mask)
-            cache.inputs.append(a if mask is None else a * mask)
-        return cache
+                # inverted dropout: keep each unit with probability 1 - p, scale by 1/(1 - p)
+                keep = a.dtype.type(1.0 - layer.dropout)
+                mask = rng.random(dtype=a.dtype, out=work.masks[index])
+                np.less(mask, keep, out=mask)
+                mask /= keep
+                a = np.multiply(a, mask, out=work.dropped[index])
+            inputs.append(a)
+        masks = work.masks if rng is not None else [None] * len(self.layers)
+        return ForwardCache(inputs, work.zs, work.activations, masks)
 
-    def _backward(self, cache: ForwardCache, targets: np.ndarray) -> Gradients:
-        """Backward pass: one ``(∂L/∂W^l, ∂L/∂b^l)`` pair per layer, shapes of W^l and b^l."""
-        output = self.layers[-1].activation
+    def _backward(
+        self, cache: ForwardCache, targets: np.ndarray, work: Workspace | None = None
+    ) -> Gradients:
+        """Backward pass: one ``(∂L/∂W^l, ∂L/∂b^l)`` pair per layer, shapes of W^l and b^l.
+
+        The deltas and gradients are written into ``work``, a fresh ``Workspace`` by default.
+        """
+        work = work or Workspace(self.layers, len(cache.output), self.dtype)
+        layers, deltas, gradients = self.layers, work.deltas, work.gradients
         # δ^L = ∂L/∂a^L ⊙ σ'(z^L)   (fused to (P - Y)/N for softmax + cross-entropy)
-        delta = self.loss.output_delta(cache.zs[-1], cache.output, targets, output)
-        gradients: Gradients = []
-        for index in range(len(self.layers) - 1, -1, -1):
+        delta = self.loss.output_delta(
+            cache.zs[-1], cache.output, targets, layers[-1].activation, out=deltas[-1]
+        )
+        for index in range(len(layers) - 1, -1, -1):
+            weights_grad, bias_grad = gradients[index]
             # ∂L/∂W^l = δ^l (a^(l-1))^T   and   ∂L/∂b^l = δ^l, summed over the batch
-            gradients.append((delta.T @ cache.inputs[index], delta.sum(axis=0)))
+            np.matmul(delta.T, cache.inputs[index], out=weights_grad)
+            np.matmul(work.ones, delta, out=bias_grad)  # the sum as 1ᵀδ^l: one BLAS call
             if index == 0:
                 break  # the input X needs no gradient
             # δ^(l-1) = ((W^l)^T δ^l) ⊙ σ'(z^(l-1))
-            grad_a = delta @ self.layers[index].weights
             below = index - 1
+            grad_a = np.matmul(delta, layers[index].weights, out=deltas[below])
             if cache.masks[below] is not None:
                 grad_a *= cache.masks[below]
-            delta = self.layers[below].activation.backward(
+            delta = layers[below].activation.backward(
                 grad_a, cache.zs[below], cache.activations[below]
             )
-        gradients.reverse()
         return gradients
 
     def _backprop(
-        self, X: np.ndarray, targets: np.ndarray, rng: np.random.Generator | None = None
+        self,
+        X: np.ndarray,
+        targets: np.ndarray,
+        rng: np.random.Generator | None = None,
+        work: Workspace | None = None,
     ) -> tuple[float, Gradients, np.ndarray]:
-        """Mean loss, gradients and output a^L for checked inputs (dropout when ``rng``)."""
-        cache = self._forward(X, rng)
+        """Mean loss, gradients and output a^L for checked inputs (dropout when ``rng``).
+
+        Every array is written into ``work`` (a ``Workspace`` for ``len(X)`` rows; ``fit``
+        passes the same one at every step), or into a fresh one by default.
+        """
+        work = work or Workspace(self.layers, len(X), self.dtype)
+        cache = self._forward(X, rng, work)
         loss = self.loss.value(cache.zs[-1], cache.output, targets)
-        return loss, self._backward(cache, targets), cache.output
+        return loss, self._backward(cache, targets, work), cache.output
 
     def _backprop_loss(self, X: np.ndarray, targets: np.ndarray) -> float:
         """Mean loss of checked inputs, forward pass only (finite differences use it)."""
@@ -238,7 +261,8 @@ class Network:
         Dropout never runs here: this is the network used for prediction.
         """
         X = check_inputs(X, self.n_in, self.dtype)
-        return self._forward(X).output
+        work = Workspace(self.layers, len(X), self.dtype, inference=True)
+        return self._forward(X, work=work).output
 
     def gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Gradients]:
         """Return ``(loss, [(dW, db), ...])`` for one batch, without changing any parameter.

@@ -57,6 +57,7 @@ class Optimizer:
         self.schedule = get_schedule(schedule)
         self.iterations = 0
         self.state: dict[str, list[np.ndarray]] = {}
+        self._scratch_arrays: dict[int, np.ndarray] = {}
 
     @property
     def current_lr(self) -> float:
@@ -87,7 +88,19 @@ class Optimizer:
     _coupled_decay = True
 
     def _update(self, index: int, param: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        """Move ``param`` (parameter ``index``) by its gradient ``grad``, which it may overwrite.
+
+        Updates work in place with ``out=``, on ``grad`` and on ``_scratch``, so that a step
+        allocates no temporary array the size of a weight matrix.
+        """
         raise NotImplementedError
+
+    def _scratch(self, index: int, like: np.ndarray) -> np.ndarray:
+        """A work array shaped like parameter ``index``, kept between steps (never saved)."""
+        scratch = self._scratch_arrays.get(index)
+        if scratch is None or scratch.shape != like.shape or scratch.dtype != like.dtype:
+            scratch = self._scratch_arrays[index] = np.empty_like(like)
+        return scratch
 
     def state_dict(self) -> dict:
         """The iteration count and slot arrays (checkpoints save these)."""
@@ -152,15 +165,19 @@ class SGD(Optimizer):
             self.slots = ()
 
     def _update(self, index, param, grad, lr):
+        direction = grad
         if self.momentum:
+            # v ← μv + g
             velocity = self.state["velocity"][index]
             velocity *= self.momentum
             velocity += grad
             if self.nesterov:
-                grad += self.momentum * velocity
+                # direction g + μv
+                grad += np.multiply(velocity, self.momentum, out=self._scratch(index, param))
             else:
-                grad = velocity
-        param -= lr * grad
+                direction = velocity
+        # W ← W - η·direction, with η·direction written over the gradient
+        param -= np.multiply(direction, lr, out=grad)
 
 
 class Adam(Optimizer):
@@ -189,17 +206,24 @@ class Adam(Optimizer):
 
     def _update(self, index, param, grad, lr):
         m, v = self.state["m"][index], self.state["v"][index]
+        scratch = self._scratch(index, param)
         t = self.iterations + 1
+        # m ← β1 m + (1-β1) g
         m *= self.beta1
-        m += (1 - self.beta1) * grad
+        m += np.multiply(grad, 1 - self.beta1, out=scratch)
+        # v ← β2 v + (1-β2) g²   (g is not needed after this: square it in place)
         v *= self.beta2
         grad *= grad
-        v += (1 - self.beta2) * grad
+        grad *= 1 - self.beta2
+        v += grad
         # η m̂/(√v̂ + ε) with m̂ = m/(1-β1^t), v̂ = v/(1-β2^t), as PyTorch arranges it.
         step_size = lr / (1 - self.beta1**t)
-        denominator = np.sqrt(v) / math.sqrt(1 - self.beta2**t)
+        denominator = np.sqrt(v, out=grad)
+        denominator /= math.sqrt(1 - self.beta2**t)
         denominator += self.eps
-        param -= step_size * (m / denominator)
+        update = np.divide(m, denominator, out=scratch)
+        update *= step_size
+        param -= update
 
 
 class AdamW(Adam):
@@ -249,11 +273,17 @@ class RMSprop(Optimizer):
 
     def _update(self, index, param, grad, lr):
         v = self.state["v"][index]
+        scratch = self._scratch(index, param)
+        # v ← ρv + (1-ρ) g²
         v *= self.rho
-        v += (1 - self.rho) * grad * grad
-        denominator = np.sqrt(v)
+        square = np.multiply(grad, 1 - self.rho, out=scratch)
+        square *= grad
+        v += square
+        # W ← W - η g/(√v + ε)
+        denominator = np.sqrt(v, out=scratch)
         denominator += self.eps
-        param -= lr * (grad / denominator)
+        grad /= denominator
+        param -= np.multiply(grad, lr, out=grad)
 
 
 class Adagrad(Optimizer):
@@ -275,10 +305,14 @@ class Adagrad(Optimizer):
 
     def _update(self, index, param, grad, lr):
         sum_squares = self.state["sum_squares"][index]
-        sum_squares += grad * grad
-        denominator = np.sqrt(sum_squares)
+        scratch = self._scratch(index, param)
+        # G ← G + g²
+        sum_squares += np.multiply(grad, grad, out=scratch)
+        # W ← W - η g/(√G + ε)
+        denominator = np.sqrt(sum_squares, out=scratch)
         denominator += self.eps
-        param -= lr * (grad / denominator)
+        grad /= denominator
+        param -= np.multiply(grad, lr, out=grad)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {

@@ -25,6 +25,7 @@ from .activations import Sigmoid
 from .errors import DivergenceError, ValidationError
 from .optimizers import Optimizer, get_optimizer
 from .validation import check_fraction, check_inputs, check_positive, check_targets
+from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .network import Network
@@ -377,6 +378,14 @@ class _Run:
         self.started = time.perf_counter()
         self.x_batch = np.empty((batch, X.shape[1]), dtype=X.dtype)
         self.t_batch = np.empty((batch, *targets.shape[1:]), dtype=targets.dtype)
+        # One workspace per batch size (the last batch of an epoch may be smaller), reused by
+        # every step: each step's gradients are consumed before the next step overwrites them.
+        self.workspaces: dict[int, Workspace] = {}
+
+    def workspace(self, size: int) -> Workspace:
+        if size not in self.workspaces:
+            self.workspaces[size] = Workspace(self.network.layers, size, self.network.dtype)
+        return self.workspaces[size]
 
     def batches(self, order: np.ndarray, first_step: int) -> Iterator[tuple[int, np.ndarray, ...]]:
         n = len(self.X)
@@ -385,9 +394,10 @@ class _Run:
                 continue
             rows = order[start : start + self.batch_size]
             size = len(rows)
-            # Gathering into a preallocated buffer avoids a copy of the whole data set per epoch.
-            xb = np.take(self.X, rows, axis=0, out=self.x_batch[:size])
-            tb = np.take(self.targets, rows, axis=0, out=self.t_batch[:size])
+            # Gathering into a preallocated buffer avoids a copy of the whole data set per epoch;
+            # mode="clip" (the rows are valid) lets np.take write into it without a temporary.
+            xb = np.take(self.X, rows, axis=0, out=self.x_batch[:size], mode="clip")
+            tb = np.take(self.targets, rows, axis=0, out=self.t_batch[:size], mode="clip")
             yield step, xb, tb
 
     def epoch(self, position: Position, stop: _StopRequest, verbose: int, epochs: int) -> bool:
@@ -411,7 +421,9 @@ class _Run:
             if stop.signal is not None:
                 bar.close()
                 return False
-            loss, grads, output = network._backprop(xb, tb, rng if self.dropout else None)
+            loss, grads, output = network._backprop(
+                xb, tb, rng if self.dropout else None, self.workspace(len(xb))
+            )
             self._check_finite(loss, grads, position.epoch, step)
             if step % GRAD_NORM_EVERY == 0:
                 for index, (weights_grad, _) in enumerate(grads):
@@ -429,7 +441,11 @@ class _Run:
 
     @staticmethod
     def _check_finite(loss: float, grads, epoch: int, step: int) -> None:
-        finite = math.isfinite(loss) and all(np.isfinite(g).all() for pair in grads for g in pair)
+        # Σg² is finite only if every entry of g is (squares cannot cancel an infinity): one
+        # BLAS dot per array; isfinite looks again only when that sum overflowed.
+        finite = math.isfinite(loss) and all(
+            math.isfinite(np.vdot(g, g)) or np.isfinite(g).all() for pair in grads for g in pair
+        )
         if not finite:
             what = "loss" if not math.isfinite(loss) else "gradient"
             raise DivergenceError(
