@@ -33,8 +33,10 @@ lint: $(VENV)/.test
 test: lint
 	$(BIN)/python -m pytest -n 2 -q
 
+# OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, where the machine sets them, pin an older, slower kernel:
+# the benchmark measures the kernel OpenBLAS picks by itself (RESULTS.md names it).
 bench: $(VENV)/.test
-	$(BIN)/python benchmarks/bench.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
