@@ -19,7 +19,7 @@ import deltaprop as dp
 from deltaprop.activations import ACTIVATIONS
 from deltaprop.losses import LOSSES
 from deltaprop.training import _Run
-from deltaprop.validation import check_targets
+from deltaprop.validation import all_finite, check_targets
 from deltaprop.workspace import Workspace
 
 OUTPUT_FOR_LOSS = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
@@ -210,3 +210,18 @@ def test_training_allocates_nothing_that_grows_with_the_number_of_steps():
     # nothing kept beyond the new History's few numbers per epoch.
     assert peak_long <= peak_short + 4096, usage
     assert kept_long <= kept_short + 4096, usage
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_all_finite_is_exact_even_when_the_sum_of_squares_overflows(dtype):
+    huge = np.full((50, 7), np.finfo(dtype).max / 2, dtype=dtype)
+    assert all_finite(huge)
+    for bad in (np.nan, np.inf, -np.inf):
+        broken = huge.copy()
+        broken[3, 4] = bad
+        assert not all_finite(broken)
+        broken = np.zeros((50, 7), dtype=dtype)
+        broken[49, 6] = bad
+        assert not all_finite(broken)
+    with pytest.raises(dp.ValidationError, match="NaN or infinite"):
+        dp.Network.from_sizes([7, 2], dtype=dtype).forward(broken)

@@ -262,7 +262,7 @@ class Network:
         """
         X = check_inputs(X, self.n_in, self.dtype)
         work = Workspace(self.layers, len(X), self.dtype, inference=True)
-        return self._forward(X, work=work).output
+        return np.ascontiguousarray(self._forward(X, work=work).output)
 
     def gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Gradients]:
         """Return ``(loss, [(dW, db), ...])`` for one batch, without changing any parameter.

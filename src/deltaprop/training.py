@@ -24,7 +24,13 @@ import numpy as np
 from .activations import Sigmoid
 from .errors import DivergenceError, ValidationError
 from .optimizers import Optimizer, get_optimizer
-from .validation import check_fraction, check_inputs, check_positive, check_targets
+from .validation import (
+    all_finite,
+    check_fraction,
+    check_inputs,
+    check_positive,
+    check_targets,
+)
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -176,7 +182,7 @@ def accuracy(network: Network, output: np.ndarray, targets: np.ndarray) -> float
     ``targets`` are labels ``(N,)`` or rows ``(N, n_out)`` (one-hot, or 0/1 per sigmoid unit).
     """
     if targets.ndim == 1:
-        return float(np.mean(output.argmax(axis=1) == targets))
+        return np.count_nonzero(output.argmax(axis=1) == targets) / len(targets)
     if isinstance(network.layers[-1].activation, Sigmoid) and network.is_classifier:
         return float(np.mean((output >= 0.5) == (targets >= 0.5)))
     return float(np.mean(output.argmax(axis=1) == targets.argmax(axis=1)))
@@ -441,11 +447,7 @@ class _Run:
 
     @staticmethod
     def _check_finite(loss: float, grads, epoch: int, step: int) -> None:
-        # Σg² is finite only if every entry of g is (squares cannot cancel an infinity): one
-        # BLAS dot per array; isfinite looks again only when that sum overflowed.
-        finite = math.isfinite(loss) and all(
-            math.isfinite(np.vdot(g, g)) or np.isfinite(g).all() for pair in grads for g in pair
-        )
+        finite = math.isfinite(loss) and all(all_finite(g) for pair in grads for g in pair)
         if not finite:
             what = "loss" if not math.isfinite(loss) else "gradient"
             raise DivergenceError(

@@ -70,9 +70,19 @@ def check_inputs(X: object, n_in: int, dtype: np.dtype) -> np.ndarray:
     if array.shape[0] == 0:
         raise ValidationError("X is empty (0 samples): pass at least one sample")
     array = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(array).all():
+    if not all_finite(array):
         raise ValidationError("X contains NaN or infinite values: remove or impute them")
     return array
+
+
+def all_finite(array: np.ndarray) -> bool:
+    """Whether every entry of a float array is finite.
+
+    Σx² is finite only if every x is (squares cannot cancel an infinity or a NaN), and BLAS
+    computes it in one pass without a boolean copy of the array; ``np.isfinite`` looks at the
+    entries only when that sum overflows.
+    """
+    return math.isfinite(np.vdot(array, array)) or bool(np.isfinite(array).all())
 
 
 def check_targets(y: object, n_samples: int, n_out: int, loss: object, dtype: np.dtype):

@@ -11,9 +11,9 @@ C-contiguous: the products become ``Z^T = W A^T`` as in the seed. On the 2-core 
 machine OpenBLAS runs the products of a training step 7-25% faster that way than with row-major
 arrays at batch sizes 32-128 (and as fast at 512), and the softmax's reductions over the classes
 of each sample run along contiguous memory. An inference workspace (``forward``, for any number
-of rows) is row-major instead: for thousands of rows the row-major products are a little faster
-and the caller gets rows; it also lets each hidden layer's A^l overwrite its Z^l, which only a
-backward pass would read.
+of rows) keeps its hidden layers row-major instead, where for thousands of rows the products are
+a little faster, and lets each hidden layer's A^l overwrite its Z^l, which only a backward pass
+would read; its output layer stays column-major for the softmax.
 
 Whoever holds a workspace gets the same arrays back at every step. ``fit`` keeps one per batch
 size for all its steps and consumes each step's results before the next; every other caller
@@ -43,8 +43,8 @@ class Workspace:
     dtype : np.dtype
         The network's dtype; every array has it.
     inference : bool, default False
-        For a forward pass only: row-major arrays, and each hidden layer's A^l is its Z^l
-        array (σ is computed in place), so ``zs`` of hidden layers hold A^l afterwards.
+        For a forward pass only: row-major hidden layers, each with A^l in its Z^l array (σ is
+        computed in place, so ``zs`` of hidden layers hold A^l afterwards).
 
     Attributes
     ----------
@@ -62,21 +62,24 @@ class Workspace:
         self, layers: Sequence[Dense], rows: int, dtype: np.dtype, inference: bool = False
     ):
         self.layers, self.rows, self.dtype = list(layers), rows, dtype
-        self.order = "C" if inference else "F"
-        self.zs = [self._rows(layer) for layer in self.layers]
-        self.activations = [
-            z if inference and layer is not self.layers[-1] else self._rows(layer)
-            for layer, z in zip(self.layers, self.zs)
-        ]
-        self.dropped = [self._rows(layer) if layer.dropout else None for layer in self.layers]
-        self.masks = [self._rows(layer) if layer.dropout else None for layer in self.layers]
+        last = len(self.layers) - 1
+        self.orders = ["C" if inference and index < last else "F" for index in range(last + 1)]
+        self.zs, self.activations, self.dropped, self.masks = [], [], [], []
+        for index, layer in enumerate(self.layers):
+            self.zs.append(self._rows(index))
+            in_place = inference and index < last
+            self.activations.append(self.zs[index] if in_place else self._rows(index))
+            self.dropped.append(self._rows(index) if layer.dropout else None)
+            self.masks.append(self._rows(index) if layer.dropout else None)
 
-    def _rows(self, layer: Dense) -> np.ndarray:
-        return np.empty((self.rows, layer.n_out), dtype=self.dtype, order=self.order)
+    def _rows(self, index: int) -> np.ndarray:
+        """An array for layer ``index``: ``(rows, n_out)`` in that layer's memory order."""
+        shape = (self.rows, self.layers[index].n_out)
+        return np.empty(shape, dtype=self.dtype, order=self.orders[index])
 
     @cached_property
     def deltas(self) -> list[np.ndarray]:
-        return [self._rows(layer) for layer in self.layers]
+        return [self._rows(index) for index in range(len(self.layers))]
 
     @cached_property
     def ones(self) -> np.ndarray:
