@@ -48,6 +48,7 @@ SGD_LR = 0.01
 # The MNIST recipe: Adam, learning rate 2e-3 decayed to 0 by a cosine over 8 epochs, batch 128.
 RECIPE = {"optimizer": "adam", "lr": 2e-3, "schedule": "cosine", "epochs": 8, "batch_size": 128}
 TARGET_ACCURACY = 0.98
+DISPLAY_NAMES = {"deltaprop": "deltaprop", "torch": "PyTorch", "sklearn": "scikit-learn"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -61,7 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.repeats is None:
-        args.repeats = 1 if args.quick else 5
+        args.repeats = 1 if args.quick else 7
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     return args
@@ -208,7 +209,7 @@ def memory(args, peers) -> dict:
         if args.quick:
             command.append("--quick")
         completed = subprocess.run(command, capture_output=True, text=True, check=True)
-        results[name] = json.loads(completed.stdout.strip().splitlines()[-1])
+        results[DISPLAY_NAMES[name]] = json.loads(completed.stdout.strip().splitlines()[-1])
     print(report.memory_line(results), flush=True)
     return results
 

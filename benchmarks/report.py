@@ -305,7 +305,7 @@ def _targets_section(results: dict) -> list[str]:
 
 # ---------------------------------------------------------------- plot
 def plot(results: dict, path: Path) -> bool:
-    """Bar chart of the epoch minima per case and implementation; False without matplotlib."""
+    """Bars of the epoch minima and of inference throughput; False without matplotlib."""
     try:
         import matplotlib
 
@@ -313,26 +313,36 @@ def plot(results: dict, path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
+    figure, (epochs, inference) = plt.subplots(
+        1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [3, 1]}
+    )
     rows = results["epochs"]
-    names = ["deltaprop", "PyTorch", "PyTorch compile", "scikit-learn", "BLAS limit"]
-    names = [name for name in names if any(name in row["results"] for row in rows)]
-    figure, axes = plt.subplots(figsize=(10, 4.5))
+    _bars(epochs, rows, lambda entry, row: entry["min"])
+    epochs.set_xticks(range(len(rows)), [f"{r['dtype']}\nbatch {r['batch_size']}" for r in rows])
+    epochs.set_ylabel("seconds per epoch (minimum, log scale)")
+    epochs.set_yscale("log")
+    epochs.set_title(f"One epoch of MNIST, 784-256-128-10, SGD ({results['machine']['cpu']})")
+    epochs.legend(fontsize="small")
+    rows = results["inference"]
+    _bars(inference, rows, lambda entry, row: row["samples"] / entry["min"] / 1e3)
+    inference.set_xticks(range(len(rows)), [row["dtype"] for row in rows])
+    inference.set_ylabel("thousand samples per second (best)")
+    inference.set_title(f"Inference, {rows[0]['samples']:,} samples")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
+def _bars(axes, rows, value) -> None:
+    """Grouped bars: one group per row, one bar per implementation present in it."""
+    order = ["deltaprop", "PyTorch", "PyTorch compile", "scikit-learn", "BLAS limit"]
+    names = [name for name in order if any(name in row["results"] for row in rows)]
     width = 0.8 / len(names)
     for index, name in enumerate(names):
         xs, heights = [], []
         for position, row in enumerate(rows):
             if name in row["results"]:
                 xs.append(position + (index - (len(names) - 1) / 2) * width)
-                heights.append(row["results"][name]["min"])
-        axes.bar(xs, heights, width, label=name)
-    axes.set_xticks(
-        range(len(rows)), [f"{row['dtype']}\nbatch {row['batch_size']}" for row in rows]
-    )
-    axes.set_ylabel("seconds per epoch (minimum)")
-    axes.set_yscale("log")
-    axes.set_title(f"One epoch of MNIST (784-256-128-10, SGD) on {results['machine']['cpu']}")
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return True
+                heights.append(value(row["results"][name], row))
+        axes.bar(xs, heights, width, label=name, color=f"C{order.index(name)}")
