@@ -38,13 +38,8 @@ class Loss:
         """Return the mean loss; ``z``, ``a``, ``targets`` have shape ``(N, n_out)``."""
         raise NotImplementedError
 
-    def gradient(
-        self, a: np.ndarray, targets: np.ndarray, out: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Return ∂L/∂a, shape ``(N, n_out)``, including the 1/N (or 1/(N·n_out)) of the mean.
-
-        Written into ``out`` (same shape and dtype as ``a``) when given.
-        """
+    def gradient(self, a: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """Return ∂L/∂a, shape ``(N, n_out)``, including the 1/N (or 1/(N·n_out)) of the mean."""
         raise NotImplementedError
 
     def output_delta(
@@ -55,8 +50,12 @@ class Loss:
         activation: Activation,
         out: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Return δ^L = ∂L/∂a^L ⊙ σ'(z^L), shape ``(N, n_out)``, written into ``out`` if given."""
-        return activation.backward(self.gradient(a, targets, out=out), z, a)
+        """Return δ^L = ∂L/∂a^L ⊙ σ'(z^L), shape ``(N, n_out)``.
+
+        ``out``, an array of that shape and dtype, may hold the result (the fused softmax and
+        sigmoid pairs write into it; the chain rule through σ' returns a new array).
+        """
+        return activation.backward(self.gradient(a, targets), z, a)
 
     def config(self) -> dict:
         """The constructor arguments that rebuild this loss (for model files)."""
@@ -81,8 +80,8 @@ class MeanSquaredError(Loss):
     def value(self, z, a, targets):
         return float(np.mean(np.square(a - targets)))
 
-    def gradient(self, a, targets, out=None):
-        grad = np.subtract(a, targets, out=out)
+    def gradient(self, a, targets):
+        grad = a - targets
         grad *= 2 / a.size
         return grad
 
@@ -95,9 +94,8 @@ class MeanAbsoluteError(Loss):
     def value(self, z, a, targets):
         return float(np.mean(np.abs(a - targets)))
 
-    def gradient(self, a, targets, out=None):
-        grad = np.subtract(a, targets, out=out)
-        np.sign(grad, out=grad)
+    def gradient(self, a, targets):
+        grad = np.sign(a - targets)
         grad *= 1 / a.size
         return grad
 
@@ -117,9 +115,8 @@ class Huber(Loss):
         quadratic = np.minimum(d, self.delta)
         return float(np.mean(0.5 * quadratic * quadratic + self.delta * (d - quadratic)))
 
-    def gradient(self, a, targets, out=None):
-        grad = np.subtract(a, targets, out=out)
-        np.clip(grad, -self.delta, self.delta, out=grad)
+    def gradient(self, a, targets):
+        grad = np.clip(a - targets, -self.delta, self.delta)
         grad *= 1 / a.size
         return grad
 
