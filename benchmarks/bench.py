@@ -268,16 +268,26 @@ def _status_mib(field: str) -> float | None:
 
 
 # ---------------------------------------------------------------- the run
-def machine() -> dict:
-    model = platform.processor() or platform.machine()
+def cpu_model() -> str:
+    """The CPU's name, family and model, and its widest vector extension (from /proc/cpuinfo)."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as cpuinfo:
             for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
-        pass
+        return platform.processor() or platform.machine()
+    flags = fields.get("flags", "").split()
+    vectors = next((name for name in ("avx512f", "avx2", "avx") if name in flags), "no AVX")
+    return (
+        f"{fields.get('model name', platform.machine())} (family {fields.get('cpu family', '?')}, "
+        f"model {fields.get('model', '?')}, {vectors.upper().replace('F', '')})"
+    )
+
+
+def machine() -> dict:
+    model = cpu_model()
     versions = {"python": platform.python_version(), "numpy": np.__version__}
     versions["deltaprop"] = dp.__version__
     for module in ("torch", "sklearn"):

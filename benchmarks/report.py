@@ -300,6 +300,13 @@ def _targets_section(results: dict) -> list[str]:
     )
     lines = ["## Targets of issue 5", "", "| target | measured | met |", "| --- | ---: | --- |"]
     lines += [f"| {what} | {value} | {'yes' if met else '**no**'} |" for what, value, met in checks]
+    lines += [
+        "",
+        "BLAS fraction = the limit's epoch time / deltaprop's. What deltaprop does outside the "
+        "matrix products (gathering the shuffled batch, bias/ReLU/softmax passes, the SGD "
+        "update, the divergence check, the loss and accuracy bookkeeping) runs on one core in "
+        "NumPy while BLAS uses two; README.md in this folder breaks it down.",
+    ]
     return [*lines, ""]
 
 
