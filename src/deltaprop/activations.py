@@ -112,7 +112,8 @@ class ReLU(Activation):
 
     def forward(self, z, out=None):
         # A row of zeros, not the scalar 0: NumPy vectorises maximum only for two arrays.
-        return np.maximum(z, _zeros(z.shape[-1], z.dtype), out=out)
+        zeros = _zeros(z.shape[-1], z.dtype) if np.ndim(z) else 0
+        return np.maximum(z, zeros, out=out)
 
     def prime(self, z, a):
         return (a > 0).astype(a.dtype)
