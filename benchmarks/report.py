@@ -96,9 +96,9 @@ def markdown(results: dict, plot_path: Path) -> str:
         "## How it is measured",
         "",
         "- Network 784-256-128-10, ReLU, softmax cross-entropy; plain SGD (lr 0.01) for the "
-        "epochs. Every implementation starts from deltaprop's initial weights (scikit-learn "
-        "from its own), sees the same rows in the same order and tracks the loss and accuracy "
-        "of every batch.",
+        "epochs. PyTorch starts from deltaprop's initial weights and sees the same rows in the "
+        "same order; scikit-learn initialises and shuffles by itself. All three track the loss "
+        "and accuracy of every batch.",
         "- deltaprop's epoch is the time `fit` records for the epoch (`History.metrics['time']`),"
         " the loop over batches; `fit`'s one-time check of its arguments is outside it. "
         "PyTorch's is the same loop in eager mode (index the batch, forward, "
