@@ -18,6 +18,7 @@ import numpy as np
 
 from .errors import DeltapropTypeError, ValidationError
 from .suggest import closest
+from .validation import construct
 
 
 class Activation:
@@ -266,4 +267,4 @@ def activation_from_config(name: str, config: dict) -> Activation:
     """Rebuild an activation from its name and ``config()`` (model files use this)."""
     if name not in ACTIVATIONS:
         raise ValidationError(f"unknown activation {name!r}{closest(name, ACTIVATIONS)}")
-    return ACTIVATIONS[name](**config)
+    return construct(f"activation {name!r}", ACTIVATIONS[name], config)

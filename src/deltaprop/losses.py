@@ -21,6 +21,7 @@ import numpy as np
 from .activations import Activation, Sigmoid, Softmax
 from .errors import DeltapropTypeError, ValidationError
 from .suggest import closest
+from .validation import construct
 
 
 class Loss:
@@ -195,4 +196,4 @@ def get_loss(loss: str | Loss, **config) -> Loss:
         raise ValidationError(
             f"unknown loss {loss!r}{closest(key, LOSSES)}; choose one of {', '.join(LOSSES)}"
         )
-    return LOSSES[key](**config)
+    return construct(f"loss {key!r}", LOSSES[key], config)

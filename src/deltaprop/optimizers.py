@@ -18,7 +18,7 @@ import numpy as np
 from .errors import DeltapropTypeError, ValidationError
 from .schedules import Schedule, get_schedule
 from .suggest import closest
-from .validation import check_positive
+from .validation import check_positive, construct
 
 
 class Optimizer:
@@ -289,7 +289,7 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 def get_optimizer(optimizer: str | Optimizer | None, **config) -> Optimizer:
     """Return an optimizer for ``None`` (SGD), an instance, or a name plus its arguments."""
     if optimizer is None:
-        return SGD(**config)
+        return construct("optimizer 'sgd'", SGD, config)
     if isinstance(optimizer, Optimizer):
         return optimizer
     if not isinstance(optimizer, str):
@@ -305,4 +305,4 @@ def get_optimizer(optimizer: str | Optimizer | None, **config) -> Optimizer:
             f"unknown optimizer {optimizer!r}{closest(key, OPTIMIZERS)}; "
             f"choose one of {', '.join(OPTIMIZERS)}, momentum, nesterov"
         )
-    return OPTIMIZERS[key](**config)
+    return construct(f"optimizer {key!r}", OPTIMIZERS[key], config)

@@ -24,7 +24,13 @@ import numpy as np
 from .activations import Sigmoid
 from .errors import DivergenceError, ValidationError
 from .optimizers import Optimizer, get_optimizer
-from .validation import check_fraction, check_inputs, check_positive, check_targets
+from .validation import (
+    check_callbacks,
+    check_fraction,
+    check_inputs,
+    check_positive,
+    check_targets,
+)
 
 if TYPE_CHECKING:
     from .network import Network
@@ -323,6 +329,7 @@ def fit(
     validation_split = check_fraction("validation_split", validation_split)
     if verbose not in (0, 1, 2, False, True):
         raise ValidationError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+    callbacks = check_callbacks(callbacks)
     X = check_inputs(X, network.n_in, network.dtype)
     targets = check_targets(y, len(X), network.n_out, network.loss, network.dtype)
     with_accuracy = _wants_accuracy(network, y)
@@ -343,7 +350,10 @@ def fit(
     try:
         with stop.installed():
             while position.epoch < epochs:
-                finished = run.epoch(position, stop, verbose, epochs)
+                try:
+                    finished = run.epoch(position, stop, verbose, epochs)
+                except DivergenceError as error:
+                    _save_diverged(error, checkpoint, network, optimizer, history, position)
                 if not finished:
                     if checkpoint is not None:
                         save_checkpoint(checkpoint, network, optimizer, history, position)
@@ -364,6 +374,18 @@ def fit(
         for callback in callbacks:
             callback.on_train_end(network)
     return history
+
+
+def _save_diverged(error, checkpoint, network, optimizer, history, position) -> None:
+    """Re-raise ``error``, first writing the checkpoint of the last finite parameters."""
+    if checkpoint is None or not all(np.isfinite(p).all() for p in network.parameters()):
+        raise error
+    from .io import save_checkpoint
+
+    save_checkpoint(checkpoint, network, optimizer, history, position)
+    raise DivergenceError(
+        f"{error}; the checkpoint {checkpoint} holds the kept parameters"
+    ) from None
 
 
 class _Run:
@@ -427,16 +449,25 @@ class _Run:
         bar.close()
         return True
 
-    @staticmethod
-    def _check_finite(loss: float, grads, epoch: int, step: int) -> None:
+    def _check_finite(self, loss: float, grads, epoch: int, step: int) -> None:
         finite = math.isfinite(loss) and all(np.isfinite(g).all() for pair in grads for g in pair)
-        if not finite:
-            what = "loss" if not math.isfinite(loss) else "gradient"
+        if finite:
+            return
+        if not all(np.isfinite(p).all() for p in self.network.parameters()):
+            # Only an update larger than the float range gets here: loss and gradient were
+            # finite at the step before, so there are no finite parameters left to keep.
             raise DivergenceError(
-                f"training diverged: the {what} became NaN or infinite at epoch {epoch + 1}, "
-                f"step {step + 1}; the parameters from before this step are kept. Lower the "
-                "learning rate or clip gradients (clip_norm=1.0)"
+                f"training diverged: the update before epoch {epoch + 1}, step {step + 1} "
+                f"overflowed the parameters to infinity (learning rate {self.optimizer.lr:g}); "
+                "the network is unusable and no checkpoint was written. Lower the learning "
+                "rate by orders of magnitude or clip gradients (clip_norm=1.0)"
             )
+        what = "loss" if not math.isfinite(loss) else "gradient"
+        raise DivergenceError(
+            f"training diverged: the {what} became NaN or infinite at epoch {epoch + 1}, "
+            f"step {step + 1}; the parameters from before this step are kept. Lower the "
+            "learning rate or clip gradients (clip_norm=1.0)"
+        )
 
     def finish_epoch(self, position, history, verbose, epochs) -> dict[str, float]:
         logs = {"loss": position.loss_sum / position.seen}
