@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import deltaprop.datafiles as df
@@ -365,6 +365,7 @@ def test_load_csv_fuzz_any_text(fuzz_dir, text):
 @given(
     prefix=st.sampled_from([b"", b"PK\x03\x04", b"\x93NUMPY\x01\x00"]), data=st.binary(max_size=80)
 )
+@example(prefix=b"\x93NUMPY\x01\x00", data=b"\x08\x00" + b"\x00" * 7 + b"{")  # tokenize error
 def test_load_npz_fuzz_raises_only_data_error(fuzz_dir, prefix, data):
     path = fuzz_dir / "fuzz.npz"
     path.write_bytes(prefix + data)

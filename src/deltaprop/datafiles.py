@@ -21,7 +21,6 @@ import gzip
 import math
 import os
 import struct
-import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -449,19 +448,20 @@ def load_csv(
 def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
     """Read the four arrays of an ``.npz`` file, never unpickling anything."""
     try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise DataError(f"{path}: a single .npy array, expected an .npz archive")
-        with npz:
-            arrays = {key: npz[key] for key in KEYS if key in npz.files}
-            found = sorted(npz.files)
+        with open(path, "rb") as f:  # our own handle: np.load leaks its own on a bad zip
+            npz = np.load(f, allow_pickle=False)
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise DataError(f"{path}: a single .npy array, expected an .npz archive")
+            with npz:
+                arrays = {key: npz[key] for key in KEYS if key in npz.files}
+                found = sorted(npz.files)
     except FileNotFoundError:
         raise DataNotFoundError(f"{path}: no such file") from None
     except DataError:
         raise
     except ValueError as e:  # object arrays and pickles, refused with allow_pickle=False
         raise DataError(f"{path}: not an .npz of plain numeric arrays ({e})") from None
-    except (OSError, EOFError, MemoryError, zipfile.BadZipFile) as e:
+    except Exception as e:  # numpy's decoders raise many kinds: BadZipFile, EOFError, TokenError
         raise DataError(f"{path}: not a readable .npz file ({e!r})") from None
     missing = [key for key in KEYS if key not in arrays]
     if missing:

@@ -198,7 +198,7 @@ def _read_cache(path: Path, pin: _Pinned) -> tuple[np.ndarray, ...] | None:
     if not path.is_file():
         return None
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
             arrays = tuple(npz[key] for key in KEYS)
         _check_pinned(arrays, pin, str(path))
     except Exception:  # unreadable, foreign or corrupt, however it fails: the caller rebuilds it
