@@ -167,6 +167,13 @@ def test_early_stopping_restores_the_best_validation_epoch(iris):
     assert len(curve) - 1 - best >= 3
 
 
+def test_hidden_layer_sizes_accepts_an_int_a_tuple_an_array_or_nothing(iris):
+    X, y = iris
+    for sizes, expected in [(5, [4, 5, 3]), (np.array([6, 2]), [4, 6, 2, 3]), ((), [4, 3])]:
+        clf = DeltapropClassifier(hidden_layer_sizes=sizes, epochs=1).fit(X, y)
+        assert clf.network_.sizes == expected
+
+
 def test_warm_start_continues_from_the_fitted_network(iris):
     X, y = iris
     clf = DeltapropClassifier(hidden_layer_sizes=(8,), epochs=3, warm_start=True, random_state=0)

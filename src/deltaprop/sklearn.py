@@ -150,6 +150,8 @@ class _DeltapropEstimator(BaseEstimator):
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, Integral) and not isinstance(sizes, bool):
             sizes = (sizes,)
+        elif isinstance(sizes, np.ndarray) and sizes.ndim == 1:
+            sizes = sizes.tolist()
         if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
             raise ValidationError(
                 f"hidden_layer_sizes must be a tuple of positive integers such as (100,) or "
