@@ -176,14 +176,22 @@ class GELU(Activation):
 
 
 def _normal_cdf(z: np.ndarray) -> np.ndarray:
-    """Φ(z) = ½(1 + erf(z/√2)), element-wise, without SciPy."""
-    return 0.5 * (1 + _erf(z / math.sqrt(2)))
+    """Φ(z) = ½(1 + erf(z/√2)), element-wise (erf in float64 for extended-precision z)."""
+    scaled = z / math.sqrt(2)
+    if scaled.dtype.itemsize > 8:
+        return 0.5 * (1 + _erf(scaled.astype(np.float64)).astype(z.dtype))
+    return 0.5 * (1 + _erf(scaled))
 
 
-try:  # SciPy's erf is vectorised; the standard library's is exact but one number at a time.
-    from scipy.special import erf as _erf
-except ImportError:  # pragma: no cover - SciPy comes with scikit-learn in the test environment
-    _erf = np.vectorize(math.erf, otypes=[np.float64])
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf, element-wise: SciPy's vectorised one when installed, else the standard library's
+    (exact, one number at a time). Imported on first use so that ``import deltaprop`` stays
+    light."""
+    try:
+        from scipy.special import erf
+    except ImportError:  # pragma: no cover - SciPy comes with scikit-learn in the tests
+        return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype)
+    return erf(x)
 
 
 def _store(values: np.ndarray, z: np.ndarray, out: np.ndarray | None) -> np.ndarray:
