@@ -295,3 +295,15 @@ def test_resume_refuses_another_network_optimizer_or_a_model_file(tmp_path):
     network().save(model)
     with pytest.raises(dp.ModelFileError, match="not a checkpoint"):
         network().fit(X, y, epochs=EPOCHS, batch_size=BATCH, resume=model)
+
+
+def test_resume_refuses_optimizer_state_the_optimizer_does_not_use(tmp_path):
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(dp.TrainingInterrupted):
+        train(signalling(dp.SGD(lr=0.01, momentum=0.9), 4), checkpoint=path)
+    with pytest.raises(dp.ModelFileError, match=r"state \['velocity'\] that this SGD"):
+        train(dp.SGD(lr=0.01), resume=path)
+    with pytest.raises(dp.TrainingInterrupted):
+        train(signalling(dp.SGD(lr=0.01), 4), checkpoint=path)
+    with pytest.raises(dp.ModelFileError, match="lacks the optimizer state 'velocity'"):
+        train(dp.SGD(lr=0.01, momentum=0.9), resume=path)

@@ -151,7 +151,12 @@ def save_checkpoint(
         "kind": "checkpoint",
         "deltaprop_version": __version__,
         "architecture": architecture(network),
-        "optimizer": {"name": optimizer.name, "iterations": state["iterations"]},
+        "optimizer": {
+            "name": optimizer.name,
+            "iterations": state["iterations"],
+            "config": optimizer.config(),
+            "schedule": optimizer.schedule.name,
+        },
         "rng_state": network.rng.bit_generator.state,
         "history": history.to_dict(),
         "position": position.to_dict(),
@@ -393,6 +398,12 @@ def load_checkpoint(
             slots[slot] = [tensors[f"optimizer.{slot}.{i}"] for i in range(count)]
         except KeyError:
             raise ModelFileError(f"{path} lacks the optimizer state {slot!r}") from None
+    unused = sorted({n.split(".")[1] for n in tensors if n.startswith("optimizer.")} - set(slots))
+    if unused and saved["iterations"]:
+        raise ModelFileError(
+            f"{path} holds optimizer state {unused} that this {optimizer!r} does not use: "
+            "resume with the optimizer settings the checkpoint was written with"
+        )
     optimizer.load_state_dict({"iterations": saved["iterations"], "state": slots})
     try:
         network.rng.bit_generator.state = document["rng_state"]
