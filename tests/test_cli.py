@@ -504,3 +504,50 @@ def test_plots_is_imported_only_when_asked_for(capsys, tmp_path, small_npz):
     else:
         assert status == 0, err
         assert any((tmp_path / "plots").iterdir())
+
+
+def test_options_that_do_not_fit_the_data_or_each_other_are_usage_errors(capsys, small_npz):
+    cases = [
+        (["--loss", "binary_cross_entropy"], "needs labels 0 and 1, the data has 10 classes"),
+        (["--output-activation", "sigmoid"], "needs a softmax output"),
+    ]
+    for args, message in cases:
+        status, _, err = run(capsys, "train", "--data", small_npz, *args)
+        assert status == 2 and message in err, err
+
+
+def test_a_binary_classifier_end_to_end(capsys, mnist, tmp_path):
+    (x_train, y_train), (x_test, y_test) = mnist
+    zeros_and_ones = [np.flatnonzero(y < 2)[:200] for y in (y_train, y_test)]
+    data = tmp_path / "binary.npz"
+    np.savez(
+        data,
+        x_train=x_train[zeros_and_ones[0]],
+        y_train=y_train[zeros_and_ones[0]],
+        x_test=x_test[zeros_and_ones[1]],
+        y_test=y_test[zeros_and_ones[1]],
+    )
+    model = tmp_path / "binary.safetensors"
+    status, out, err = run(
+        capsys,
+        "train",
+        "--data",
+        data,
+        "--layers",
+        "8",
+        "--loss",
+        "binary_cross_entropy",
+        "--epochs",
+        "3",
+        "--out",
+        model,
+        "--json",
+    )
+    assert status == 0, err
+    assert json.loads(out)["sizes"] == [784, 8, 1]
+    status, out, _ = run(capsys, "evaluate", model, "--data", data, "--json")
+    assert status == 0 and np.array(json.loads(out)["confusion_matrix"]).shape == (2, 2)
+    np.save(tmp_path / "one.npy", x_test[zeros_and_ones[1][:1]])
+    status, out, _ = run(capsys, "predict", model, tmp_path / "one.npy")
+    assert status == 0 and out.startswith(f"class {y_test[zeros_and_ones[1][0]]} ")
+    assert len(out.splitlines()) == 3  # the class, then P(0) and P(1)

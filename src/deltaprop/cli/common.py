@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import DeltapropError
 from ..suggest import closest
+from . import UsageError
 
 LOSS_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}  # else identity
 
@@ -143,7 +144,12 @@ def output_activation(loss: str) -> str:
 def n_outputs(loss: str, labels: np.ndarray) -> int:
     """Output units for integer ``labels``: one per class, one sigmoid for 0/1 labels."""
     n_classes = int(labels.max()) + 1 if labels.size else 1
-    if loss == "binary_cross_entropy" and n_classes <= 2:
+    if loss == "binary_cross_entropy":
+        if n_classes > 2:
+            raise UsageError(
+                f"--loss binary_cross_entropy needs labels 0 and 1, the data has {n_classes} "
+                "classes: use --loss cross_entropy"
+            )
         return 1
     return max(n_classes, 2)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..activations import ACTIVATIONS
-from ..errors import DeltapropError
+from ..errors import DeltapropError, ValidationError
 from ..losses import LOSSES
 from ..optimizers import OPTIMIZERS
 from ..schedules import SCHEDULES
@@ -149,8 +149,11 @@ def run(args: argparse.Namespace) -> int:
     if settings["limit"]:
         x_train, y_train = x_train[: settings["limit"]], y_train[: settings["limit"]]
     labels = np.concatenate([y_train, y_test])
-    network = build_network(settings, x_train.shape[1], n_outputs(settings["loss"], labels))
-    optimizer = build_optimizer(settings, len(x_train))
+    try:
+        network = build_network(settings, x_train.shape[1], n_outputs(settings["loss"], labels))
+        optimizer = build_optimizer(settings, len(x_train))
+    except ValidationError as error:  # options that do not go together, e.g. loss and output
+        raise UsageError(str(error)) from None
     say = (lambda *a: None) if settings["quiet"] else (lambda *a: print(*a, file=sys.stderr))
     say(describe(settings, network, optimizer, len(x_train)))
 
