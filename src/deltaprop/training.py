@@ -370,6 +370,7 @@ def fit(
     if resume is not None:
         history, position = load_checkpoint(resume, network, optimizer)
         _check_same_run(resume, position, len(X), batch_size)
+        position.n_samples, position.batch_size = len(X), batch_size  # older files lack them
     network.history = history
     run = _Run(network, optimizer, X, targets, validation, with_accuracy, batch_size, shuffle)
     for callback in callbacks:
