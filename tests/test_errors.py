@@ -240,7 +240,7 @@ CASES = [
     ("header-not-json", lambda t: dp.load(raw(t, join(b"{not json", b""))), M, ValueError, ["header is not JSON"]),
     ("header-not-object", lambda t: dp.load(raw(t, join([1, 2], b""))), M, ValueError, ["header is not an object"]),
     ("header-deeply-nested", lambda t: dp.load(raw(t, join(b"[" * 200_000, b""))), M, ValueError, ["not JSON"]),
-    ("metadata-not-json", lambda t: dp.load(raw(t, join({"__metadata__": {"deltaprop": "{"}}, b""))), M, ValueError, ["metadata is not JSON"]),
+    ("metadata-not-json", lambda t: dp.load(raw(t, join({"__metadata__": {"deltaprop": "{"}}, b""))), M, ValueError, ["unreadable deltaprop metadata", "not JSON"]),
     ("metadata-newer-format", lambda t: dp.load(rewritten(t, lambda d, _: d.update(format_version=99))), M, ValueError, ["file format 99", "upgrade deltaprop"]),
     ("truncated", lambda t: dp.load(raw(t, saved(t).read_bytes()[:-5])), M, ValueError, ["do not fit", "truncated"]),
     ("bit-flip", lambda t: dp.load(raw(t, (lambda d: d[:-3] + bytes([d[-3] ^ 1]) + d[-2:])(saved(t).read_bytes()))), M, ValueError, ["corrupt or was modified", "SHA-256"]),

@@ -7,8 +7,9 @@ the equivalent PyTorch ``nn.Sequential`` (``0.weight``, ``0.bias``, ``2.weight``
 non-identity activation takes one index), so ``load_state_dict`` accepts the file as it is.
 
 A checkpoint is the same file plus the optimizer's state tensors (``optimizer.<slot>.<i>``) and,
-in the JSON, the optimizer's step count, the random generator's state, the history and the
-position in training, so that ``fit(..., resume=path)`` continues bit-identically.
+in the JSON, the optimizer's step count, the random generator's state, the history, the
+position in training and the callbacks' state (arrays as ``callback.<i>.<key>.<j>``), so that
+``fit(..., resume=path)`` continues bit-identically.
 
 Loading never executes code: the header is parsed and checked (size, names, dtypes, shapes,
 offsets within the file) before any tensor is read, and the hash is verified. Writing is atomic:
@@ -32,14 +33,17 @@ from .errors import DeltapropError, ModelFileError
 from .version import __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .network import Network
     from .optimizers import Optimizer
-    from .training import History, Position
+    from .training import Callback, History, Position
 
 FORMAT = "deltaprop"
 FORMAT_VERSION = 1
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 SAFETENSORS_DTYPES = {"F32": np.float32, "F64": np.float64}
+CHECKPOINT_TENSORS = ("optimizer.", "callback.")  # prefixes of the tensors beside the layers'
 
 
 def torch_names(network: Network) -> list[tuple[str, str]]:
@@ -137,6 +141,7 @@ def save_checkpoint(
     optimizer: Optimizer,
     history: History,
     position: Position,
+    callbacks: Sequence[Callback] = (),
 ) -> None:
     """Write everything ``fit(..., resume=path)`` needs to continue bit-identically."""
     tensors = _network_tensors(network)
@@ -144,18 +149,38 @@ def save_checkpoint(
     for slot, arrays in state["state"].items():
         for index, array in enumerate(arrays):
             tensors[f"optimizer.{slot}.{index}"] = array
+    callback_states = [_callback_state(i, cb, tensors) for i, cb in enumerate(callbacks)]
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "kind": "checkpoint",
         "deltaprop_version": __version__,
         "architecture": architecture(network),
-        "optimizer": {"name": optimizer.name, "iterations": state["iterations"]},
+        "optimizer": {
+            "name": optimizer.name,
+            "iterations": state["iterations"],
+            "config": optimizer.config(),
+            "schedule": optimizer.schedule.name,
+        },
         "rng_state": network.rng.bit_generator.state,
         "history": history.to_dict(),
         "position": position.to_dict(),
+        "callbacks": callback_states,
     }
     _write(path, tensors, document)
+
+
+def _callback_state(index: int, callback: Callback, tensors: dict[str, np.ndarray]) -> dict:
+    """A callback's JSON state; its lists of arrays go into ``tensors`` under callback.<i>."""
+    values, arrays = {}, {}
+    for key, value in callback.state_dict().items():
+        if isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
+            arrays[key] = len(value)
+            for j, array in enumerate(value):
+                tensors[f"callback.{index}.{key}.{j}"] = array
+        else:
+            values[key] = value
+    return {"type": type(callback).__name__, "values": values, "arrays": arrays}
 
 
 def read_file(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
@@ -215,17 +240,20 @@ def _parse_header(path: Path, file, size: int) -> tuple[int, dict]:
             f"{path} is not a valid safetensors file: its header claims {header_size} bytes "
             f"(the file has {size}, and headers are limited to {MAX_HEADER_BYTES})"
         )
-    header = _json(path, file.read(header_size), "its header")
+    header = _json(
+        file.read(header_size), f"{path} is not a safetensors file: its header is not JSON"
+    )
     if not isinstance(header, dict):
         raise ModelFileError(f"{path} is not a safetensors file: its header is not an object")
     return header_size, header
 
 
-def _json(path: Path, text: bytes | str, what: str):
+def _json(text: bytes | str, error: str):
+    """Parse ``text``; anything that is not JSON raises ``ModelFileError(error)``."""
     try:
         return json.loads(text)
     except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, huge integers
-        raise ModelFileError(f"{path} is not a valid deltaprop file: {what} is not JSON") from None
+        raise ModelFileError(error) from None
 
 
 def _document(path: Path, header: dict) -> dict:
@@ -237,7 +265,7 @@ def _document(path: Path, header: dict) -> dict:
         )
     if not isinstance(metadata[FORMAT], str):
         raise ModelFileError(f"{path} has unreadable deltaprop metadata (not a string)")
-    document = _json(path, metadata[FORMAT], "its deltaprop metadata")
+    document = _json(metadata[FORMAT], f"{path} has unreadable deltaprop metadata: it is not JSON")
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f"{path} has deltaprop metadata of an unknown format")
     version = document.get("format_version")
@@ -264,8 +292,8 @@ def _entry(path: Path, name: str, entry: object, body_size: int) -> tuple:
     if not isinstance(entry, dict) or entry.get("dtype") not in SAFETENSORS_DTYPES:
         found = entry.get("dtype") if isinstance(entry, dict) else entry
         raise ModelFileError(
-            f"{path}: tensor {name!r} has dtype {found!r}, expected F32 or F64 "
-            "(deltaprop files hold float32 or float64 tensors)"
+            f"{path}: tensor {name!r} has an unsupported dtype {found!r}: deltaprop files "
+            "hold F32 or F64 (float32 or float64) tensors"
         )
     dtype = np.dtype(SAFETENSORS_DTYPES[entry["dtype"]]).newbyteorder("<")
     shape, offsets = entry.get("shape"), entry.get("data_offsets")
@@ -321,7 +349,7 @@ def load(path: str | Path) -> Network:
 
     document, tensors = read_file(path)
     layers, spec = _layers(path, document)
-    allow_extra = "optimizer." if document.get("kind") == "checkpoint" else None
+    allow_extra = CHECKPOINT_TENSORS if document.get("kind") == "checkpoint" else None
     parameters = _matching(path, layers, spec["dtype"], tensors, allow_extra)
     for layer, (weights, bias) in zip(layers, parameters):
         layer.weights, layer.bias = weights, bias
@@ -379,7 +407,7 @@ def _history(path: str | Path, document: dict):
         raise ModelFileError(f"{path} has a malformed training history ({error!r})") from None
 
 
-def _matching(path, layers, dtype: np.dtype, tensors: dict, allow_extra: str | None) -> list:
+def _matching(path, layers, dtype: np.dtype, tensors: dict, allow_extra: tuple | None) -> list:
     """``[(W, b), ...]`` for ``layers`` after checking tensor names, shapes, dtypes, values."""
     expected = {}
     for layer, names in zip(layers, _layer_names(layers)):
@@ -439,8 +467,8 @@ def load_checkpoint(
         )
     if not _is_int(iterations) or iterations < 0:
         raise ModelFileError(f"{path} has an invalid optimizer step count {iterations!r}")
-    parameters = _matching(path, network.layers, network.dtype, tensors, "optimizer.")
-    slots = _optimizer_slots(path, network, optimizer, tensors)
+    parameters = _matching(path, network.layers, network.dtype, tensors, CHECKPOINT_TENSORS)
+    slots = _optimizer_slots(path, network, optimizer, tensors, iterations)
     history, position, rng_state = _training_state(path, document, network)
     for layer, (weights, bias) in zip(network.layers, parameters):
         layer.weights, layer.bias = weights, bias
@@ -449,7 +477,12 @@ def load_checkpoint(
     return history, position
 
 
-def _optimizer_slots(path, network: Network, optimizer: Optimizer, tensors: dict) -> dict:
+def _optimizer_slots(
+    path, network: Network, optimizer: Optimizer, tensors: dict, iterations: int
+) -> dict:
+    """The optimizer's state arrays, each checked against its parameter's shape and dtype."""
+    if not iterations:  # before its first update an optimizer has no state yet
+        return {}
     slots = {}
     for slot in optimizer.slots:
         arrays = []
@@ -464,6 +497,12 @@ def _optimizer_slots(path, network: Network, optimizer: Optimizer, tensors: dict
                 )
             arrays.append(array)
         slots[slot] = arrays
+    unused = sorted({n.split(".")[1] for n in tensors if n.startswith("optimizer.")} - set(slots))
+    if unused:
+        raise ModelFileError(
+            f"{path} holds optimizer state {unused} that this {optimizer!r} does not use: "
+            "resume with the optimizer settings the checkpoint was written with"
+        )
     return slots
 
 
@@ -481,15 +520,48 @@ def _training_state(path, document: dict, network: Network) -> tuple:
             scratch.state = position.epoch_rng_state
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ModelFileError(f"{path} has a malformed training state ({error!r})") from None
-    counts = (position.epoch, position.step, position.seen, position.grad_norm_count)
+    counts = (
+        position.epoch,
+        position.step,
+        position.n_samples,
+        position.batch_size,
+        position.seen,
+        position.grad_norm_count,
+    )
     sums = (position.loss_sum, position.correct, *position.grad_norm_sums)
     if (
         not all(_is_int(n) and n >= 0 for n in counts)
         or not all(isinstance(x, (int, float)) for x in sums)
+        or not isinstance(position.stopped, bool)
         or len(position.grad_norm_sums) not in (0, len(network.layers))
     ):
         raise ModelFileError(f"{path} has a malformed training position {document['position']}")
     return history, position, document["rng_state"]
+
+
+def load_callback_states(path: str | Path, callbacks: Sequence[Callback]) -> None:
+    """Give each callback the state saved for the callback of the same type and position.
+
+    A callback with no saved counterpart keeps its fresh state.
+    """
+    document, tensors = read_file(path)
+    saved = document.get("callbacks", [])
+    if not isinstance(saved, list):
+        raise ModelFileError(f"{path} has a malformed callback state (not a list)")
+    for index, callback in enumerate(callbacks):
+        if index >= len(saved) or not isinstance(saved[index], dict):
+            continue
+        if saved[index].get("type") != type(callback).__name__:
+            continue
+        try:
+            state = dict(saved[index]["values"])
+            for key, count in saved[index]["arrays"].items():
+                state[key] = [tensors[f"callback.{index}.{key}.{j}"] for j in range(count)]
+            callback.load_state_dict(state)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ModelFileError(
+                f"{path} has a malformed state for callback {index} ({error!r})"
+            ) from None
 
 
 def _describe(document: dict) -> str:
