@@ -104,6 +104,9 @@ def _read_bytes(path: PathLike) -> bytes:
     """Return the contents of ``path``, gunzipped when its name ends in ``.gz``."""
     path = Path(path)
     try:
+        if path.exists() and not path.is_dir() and not path.is_file():
+            # A FIFO or device would block or never end: refuse it before opening.
+            raise DataError(f"{path} is not a regular file, expected a data file")
         data = path.read_bytes()
     except FileNotFoundError:
         raise DataNotFoundError(f"{path}: no such file") from None
@@ -453,6 +456,9 @@ def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
             if not isinstance(npz, np.lib.npyio.NpzFile):
                 raise DataError(f"{path}: a single .npy array, expected an .npz archive")
             with npz:
+                for key in KEYS:
+                    if key in npz.files:
+                        _check_npy_size(npz.zip, f"{key}.npy", path)
                 arrays = {key: npz[key] for key in KEYS if key in npz.files}
                 found = sorted(npz.files)
     except FileNotFoundError:
@@ -467,6 +473,37 @@ def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
     if missing:
         raise DataError(f"{path}: missing arrays {missing}; found {found}")
     return arrays
+
+
+_NPY_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def _check_npy_size(archive, member: str, path: Path) -> None:
+    """Refuse a member whose header declares more bytes than the member holds.
+
+    NumPy allocates the declared array before reading it, so a forged shape would otherwise
+    ask for any amount of memory.
+    """
+    info = archive.getinfo(member)
+    with archive.open(info) as stream:
+        version = np.lib.format.read_magic(stream)
+        if version not in _NPY_HEADER_READERS:
+            raise DataError(f"{path}: {member} has .npy format {version}, expected 1.0 or 2.0")
+        shape, _, dtype = _NPY_HEADER_READERS[version](stream)
+        available = info.file_size - stream.tell()
+    needed = dtype.itemsize
+    for n in shape:
+        needed *= n
+        if needed > available:  # stop before a forged shape makes a gigantic integer
+            break
+    if min(shape, default=0) < 0 or needed > available:
+        raise DataError(
+            f"{path}: {member} declares shape {shape} of {dtype}, more than the "
+            f"{available} bytes it holds (truncated or corrupt)"
+        )
 
 
 def load_npz(path: PathLike, normalize: bool = False, flatten: bool = False) -> Split:

@@ -289,13 +289,15 @@ MAX_DIMENSIONS = 8
 
 def _entry(path: Path, name: str, entry: object, body_size: int) -> tuple:
     """Check one header entry; return ``(dtype, shape, begin, end)`` within the body."""
-    if not isinstance(entry, dict) or entry.get("dtype") not in SAFETENSORS_DTYPES:
-        found = entry.get("dtype") if isinstance(entry, dict) else entry
+    if not isinstance(entry, dict):
+        raise ModelFileError(f"{path}: tensor {name!r} has a malformed entry {entry!r:.80}")
+    found = entry.get("dtype")
+    if not isinstance(found, str) or found not in SAFETENSORS_DTYPES:
         raise ModelFileError(
             f"{path}: tensor {name!r} has an unsupported dtype {found!r}: deltaprop files "
             "hold F32 or F64 (float32 or float64) tensors"
         )
-    dtype = np.dtype(SAFETENSORS_DTYPES[entry["dtype"]]).newbyteorder("<")
+    dtype = np.dtype(SAFETENSORS_DTYPES[found]).newbyteorder("<")
     shape, offsets = entry.get("shape"), entry.get("data_offsets")
     if (
         not isinstance(shape, list)

@@ -200,6 +200,10 @@ def construct(kind: str, cls: type, config: dict) -> object:
 
     ``kind`` names what is built (``"optimizer 'adam'"``) for the message.
     """
+    if not isinstance(config, dict):
+        raise DeltapropTypeError(
+            f"{kind} takes its arguments as a dict of names to values, got {type(config).__name__}"
+        )
     signature = inspect.signature(cls)
     try:
         signature.bind(**config)

@@ -1,8 +1,9 @@
 """The ``deltaprop`` command: a thin layer over the Python API, one module per subcommand.
 
 Each subcommand module has ``register(subparsers)``, which adds its parser and sets
-``run=function(args) -> int``. Exit status: 0 success, 1 a runtime error (one line on stderr),
-2 bad usage (argparse's convention), 130 interrupted. ``--debug`` shows tracebacks.
+``run=function(args) -> int``. Exit status: 0 success, 1 a runtime error (one line on stderr,
+also for an unexpected exception), 2 bad usage (argparse's convention), 130 interrupted.
+``--debug`` shows tracebacks.
 """
 
 from __future__ import annotations
@@ -84,4 +85,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"deltaprop {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        if args.debug:
+            raise
+        print(
+            f"deltaprop {args.command}: error: out of memory: use a smaller --batch-size, "
+            "--limit or network",
+            file=sys.stderr,
+        )
+        return 1
+    except Exception as error:  # a bug: still one line, and the way to see more
+        if args.debug:
+            raise
+        message = str(error).splitlines()[0] if str(error) else ""
+        print(
+            f"deltaprop {args.command}: internal error: {type(error).__name__}: {message} "
+            "(rerun with --debug for the traceback and report it)",
+            file=sys.stderr,
+        )
         return 1

@@ -81,8 +81,10 @@ def read_inputs(path: Path, n_in: int) -> np.ndarray:
 
 def read_npy(path: Path) -> np.ndarray:
     try:
-        array = np.load(path, allow_pickle=False)
-    except ValueError as error:
+        # Mapped, not read: a header declaring more than the file holds is refused before
+        # anything is allocated, and the copy below holds only what is really there.
+        array = np.array(np.load(path, mmap_mode="r", allow_pickle=False))
+    except (ValueError, EOFError) as error:
         raise DataError(f"{path} is not a numeric .npy array ({error})") from None
     if array.dtype.kind not in "biuf":
         raise DataError(f"{path} holds {array.dtype} values: it must be numeric")

@@ -239,7 +239,7 @@ def checkpoint_settings(path: str) -> dict:
             settings["dropout"] = layers[0]["dropout"]
         if document["position"].get("batch_size"):
             settings["batch_size"] = document["position"]["batch_size"]
-    except (KeyError, TypeError, IndexError) as error:
+    except (KeyError, TypeError, IndexError, AttributeError) as error:
         raise DeltapropError(f"--resume {path} has a malformed architecture ({error!r})") from None
     return settings
 
