@@ -9,10 +9,13 @@ built-in class it must also be, and words the message must contain (case-insensi
 
 from __future__ import annotations
 
+import gzip
+import io as bytes_io
 import math
 import os
 import struct
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +23,8 @@ import pytest
 from craft import build, join, split, tensors_of
 
 import deltaprop as dp
-from deltaprop import errors
+from deltaprop import datafiles, datasets, errors, images
+from deltaprop.cli.predict import read_npy
 
 RNG = np.random.default_rng(0)
 X = RNG.random((20, 4)).astype(np.float32)
@@ -115,8 +119,69 @@ def fifo(tmp_path: Path) -> Path:
     return path
 
 
+def text_file(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+CSV = "label,a,b,c\n0,1,2,3\n1,4,5,6\n2,7,8,9\n1,1,1,1\n"
+
+
+def idx(array: np.ndarray, code: int = 0x08) -> bytes:
+    dims = struct.pack(f">{array.ndim}I", *array.shape)
+    return bytes([0, 0, code, array.ndim]) + dims + array.tobytes()
+
+
+IMAGES = idx(np.zeros((3, 2, 2), np.uint8))
+
+
+def idx_file(tmp_path: Path, data: bytes, name: str = "images-idx3-ubyte") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def idx_directory(tmp_path: Path, n_train_labels: int = 3, skip: str = "") -> Path:
+    for stem in datafiles.IDX_FILES:
+        if stem == skip:
+            continue
+        labels = np.zeros(n_train_labels if stem.startswith("train-l") else 3, np.uint8)
+        idx_file(tmp_path, IMAGES if "images" in stem else idx(labels), stem)
+    return tmp_path
+
+
+def npz(tmp_path: Path, **arrays) -> Path:
+    path = tmp_path / "data.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def npz_forged(tmp_path: Path) -> Path:
+    """An .npz whose x_train header declares 10^10 float64 values but holds 8 bytes."""
+    header = bytes_io.BytesIO()
+    fields = {"descr": "<f8", "fortran_order": False, "shape": (10**5, 10**5)}
+    np.lib.format.write_array_header_1_0(header, fields)
+    path = tmp_path / "forged.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x_train.npy", header.getvalue() + bytes(8))
+        for key in ("y_train", "x_test", "y_test"):
+            stream = bytes_io.BytesIO()
+            np.save(stream, np.zeros(1))
+            archive.writestr(f"{key}.npy", stream.getvalue())
+    return path
+
+
+def image(tmp_path: Path, pixels: np.ndarray) -> Path:
+    from PIL import Image
+
+    path = tmp_path / "digit.png"
+    Image.fromarray(pixels).save(path)
+    return path
+
+
 V, T = errors.ValidationError, errors.DeltapropTypeError
-M, D = errors.ModelFileError, errors.DataError
+M, D, N = errors.ModelFileError, errors.DataError, errors.DataNotFoundError
 
 # (id, call(tmp_path), error class, built-in class, words in the message)
 CASES = [
@@ -262,6 +327,34 @@ CASES = [
     ("architecture-missing", lambda t: dp.load(rewritten(t, lambda d, _: d.pop("architecture"))), M, ValueError, ["malformed architecture", "architecture"]),
     ("architecture-huge-layer", lambda t: dp.load(rewritten(t, set_architecture("n_in", 10**12, 0))), M, ValueError, ["'0.weight'", "1000000000000"]),
     ("history-malformed", lambda t: dp.load(rewritten(t, lambda d, _: d.update(history=5))), M, ValueError, ["malformed training history"]),
+    # ---------------------------------------------------------------- data files
+    ("csv-header-refused", lambda t: datafiles.load_csv(text_file(t, CSV), header=False), D, ValueError, ["data.csv line 1, column 1", "'label' is not a number"]),
+    ("csv-ragged", lambda t: datafiles.load_csv(text_file(t, "0,1,2\n1,2\n")), D, ValueError, ["line 2", "2 fields", "expected 3"]),
+    ("csv-label-column-missing", lambda t: datafiles.load_csv(text_file(t, CSV), label_column=9), D, ValueError, ["label_column=9", "4 columns"]),
+    ("csv-no-label-column", lambda t: datafiles.load_csv(text_file(t, "0.25,1\n0.5,2\n")), D, ValueError, ["line 1, column 1", "label 0.25", "non-negative integer"]),
+    ("csv-one-column", lambda t: datafiles.load_csv(text_file(t, "1\n2\n")), D, ValueError, ["a label and at least one feature"]),
+    ("csv-not-a-number", lambda t: datafiles.load_csv(text_file(t, "0,1\n1,abc\n")), D, ValueError, ["line 2, column 2", "'abc' is not a number"]),
+    ("csv-nan", lambda t: datafiles.load_csv(text_file(t, "0,1\n1,nan\n")), D, ValueError, ["line 2, column 2", "not finite"]),
+    ("csv-empty", lambda t: datafiles.load_csv(text_file(t, "\n\n")), D, ValueError, ["no data rows"]),
+    ("csv-missing", lambda t: datafiles.load_csv(t / "none.csv"), N, FileNotFoundError, ["none.csv", "no such file"]),
+    ("csv-test-fraction", lambda t: datafiles.load_csv(text_file(t, CSV), test_fraction=1.0), V, ValueError, ["test_fraction", "[0, 1)"]),
+    ("idx-wrong-magic", lambda t: datafiles.read_idx(idx_file(t, b"\x1f\x8b" + IMAGES[2:])), D, ValueError, ["not an IDX file", "magic number 0x1F8B"]),
+    ("idx-truncated", lambda t: datafiles.read_idx(idx_file(t, IMAGES[:-1])), D, ValueError, ["truncated", "(3, 2, 2)", "27 bytes"]),
+    ("idx-trailing-bytes", lambda t: datafiles.read_idx(idx_file(t, IMAGES + b"\0")), D, ValueError, ["trailing bytes", "29 bytes"]),
+    ("idx-huge-dimensions", lambda t: datafiles.read_idx(idx_file(t, IMAGES[:4] + b"\xff" * 12)), D, ValueError, ["truncated", "(4294967295, 4294967295, 4294967295)"]),
+    ("idx-unknown-type", lambda t: datafiles.read_idx(idx_file(t, IMAGES[:2] + b"\x07" + IMAGES[3:])), D, ValueError, ["unknown IDX data type code 0x07"]),
+    ("idx-broken-gzip", lambda t: datafiles.read_idx(idx_file(t, gzip.compress(IMAGES)[:-9], "x.gz")), D, ValueError, ["x.gz", "not a valid gzip file"]),
+    ("idx-fifo", lambda t: datafiles.read_idx(fifo(t)), D, ValueError, ["not a regular file"]),
+    ("idx-directory-incomplete", lambda t: datafiles.load_idx(idx_directory(t, skip="t10k-labels-idx1-ubyte")), N, FileNotFoundError, ["t10k-labels-idx1-ubyte", "neither"]),
+    ("idx-directory-counts", lambda t: datafiles.load_idx(idx_directory(t, n_train_labels=2)), D, ValueError, ["3 images", "2 labels"]),
+    ("npz-object-array", lambda t: datafiles.load_npz(npz(t, x_train=np.array([{}], dtype=object))), D, ValueError, ["not an .npz of plain numeric arrays"]),
+    ("npz-forged-size", lambda t: datafiles.load_npz(npz_forged(t)), D, ValueError, ["x_train.npy", "(100000, 100000)", "more than"]),
+    ("npz-missing-arrays", lambda t: datafiles.load_npz(npz(t, x=np.ones(2))), D, ValueError, ["missing arrays", "x_train", "['x']"]),
+    ("dataset-unknown-name", lambda t: datasets.load("mnsit"), N, FileNotFoundError, ["'mnsit'", "did you mean 'mnist'", "fashion_mnist"]),
+    ("image-not-an-image", lambda t: images.image_to_input(text_file(t, "hello", "digit.png"), 4), D, ValueError, ["digit.png", "not an image Pillow can read"]),
+    ("image-flat", lambda t: images.image_to_input(image(t, np.full((9, 9), 200, np.uint8)), 4), D, ValueError, ["single flat color", "no digit"]),
+    ("image-for-non-square-input", lambda t: images.image_to_input(image(t, np.eye(9, dtype=np.uint8)), 5), D, ValueError, ["5 inputs", "not a square image", ".npy or .csv"]),
+    ("image-missing", lambda t: images.image_to_input(t / "none.png", 4), N, FileNotFoundError, ["none.png", "does not exist"]),
 ]  # fmt: skip
 
 
@@ -356,6 +449,34 @@ def test_an_architecture_larger_than_its_tensors_is_refused_without_allocating(t
     try:
         with pytest.raises(errors.ModelFileError, match="architecture declares"):
             dp.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000
+
+
+def forged_npy(tmp_path: Path) -> Path:
+    header = bytes_io.BytesIO()
+    fields = {"descr": "<f8", "fortran_order": False, "shape": (10**5, 10**5)}
+    np.lib.format.write_array_header_1_0(header, fields)
+    path = tmp_path / "forged.npy"
+    path.write_bytes(header.getvalue() + bytes(64))
+    return path
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda t: datafiles.load_npz(npz_forged(t)),
+        lambda t: read_npy(forged_npy(t)),
+    ],
+    ids=["npz", "predict-npy"],
+)
+def test_a_forged_array_header_is_refused_without_allocating(tmp_path, read):
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors.DataError, match="forged"):
+            read(tmp_path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
