@@ -350,7 +350,9 @@ def fit(
     ------
     DivergenceError
         When a loss or gradient becomes NaN or infinite; the parameters from before that step
-        are kept.
+        are kept in memory. The checkpoint file is left as the last epoch boundary wrote it:
+        the kept parameters give that non-finite loss by construction, so that earlier
+        checkpoint is the one to resume from, with a lower learning rate.
     TrainingInterrupted
         On SIGINT/SIGTERM, between two steps (also after the last one), after writing the
         checkpoint if one was asked for.
@@ -396,7 +398,7 @@ def fit(
                 try:
                     finished = run.epoch(position, stop, verbose, epochs)
                 except DivergenceError as error:
-                    _save_diverged(error, checkpoint, network, save)
+                    _diverged(error, checkpoint)
                 if not finished:
                     save()
                     raise TrainingInterrupted(
@@ -424,13 +426,13 @@ def fit(
     return history
 
 
-def _save_diverged(error, checkpoint, network, save) -> None:
-    """Re-raise ``error``, first writing the checkpoint of the last finite parameters."""
-    if checkpoint is None or not all(np.isfinite(p).all() for p in network.parameters()):
+def _diverged(error: DivergenceError, checkpoint) -> None:
+    """Re-raise ``error``, naming the untouched checkpoint to resume from if there is one."""
+    if checkpoint is None or not Path(checkpoint).exists():
         raise error
-    save()
     raise DivergenceError(
-        f"{error}; the checkpoint {checkpoint} holds the kept parameters"
+        f"{error}; the last checkpoint {checkpoint} is untouched: resume from it with a lower "
+        "learning rate"
     ) from None
 
 
@@ -515,10 +517,12 @@ class _Run:
         if not all(np.isfinite(p).all() for p in self.network.parameters()):
             # Only an update larger than the float range gets here: loss and gradient were
             # finite at the step before, so there are no finite parameters left to keep.
+            optimizer = self.optimizer
+            lr = optimizer.schedule(optimizer.lr, max(optimizer.iterations - 1, 0))
             raise DivergenceError(
                 f"training diverged: the update before epoch {epoch + 1}, step {step + 1} "
-                f"overflowed the parameters to infinity (learning rate {self.optimizer.lr:g}); "
-                "the network is unusable and no checkpoint was written. Lower the learning "
+                f"overflowed the parameters to infinity (learning rate {lr:g}); "
+                "the network is unusable. Lower the learning "
                 "rate by orders of magnitude or clip gradients (clip_norm=1.0)"
             )
         what = "loss" if not math.isfinite(loss) else "gradient"
