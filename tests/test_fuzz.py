@@ -1,12 +1,12 @@
 """Property tests: random bytes and mutated valid files never get past the readers' checks.
 
-Whatever the input, ``deltaprop.load``, ``io.load_checkpoint``, ``datafiles.read_idx`` and
-``datafiles.load_csv`` either return a well-formed result or raise one of deltaprop's own
-errors: never another exception, and never an allocation much larger than the file (measured
-with tracemalloc, which sees NumPy's buffers). The mutations are the ways real files go wrong:
-bit flips and truncation from bad disks and interrupted copies, and header edits (huge sizes,
-wrong dtypes, negative shapes, offsets past the end, non-JSON, JSON that is not an object,
-tensors missing or added) from forged or foreign files.
+Whatever the input, ``deltaprop.load``, ``io.load_checkpoint``, ``datafiles.read_idx``,
+``datafiles.load_csv`` and ``datafiles.load_npz`` either return a well-formed result or raise
+one of deltaprop's own errors: never another exception, and never an allocation much larger
+than the file (measured with tracemalloc, which sees NumPy's buffers). The mutations are the
+ways real files go wrong: bit flips and truncation from bad disks and interrupted copies, and
+header edits (huge sizes, wrong dtypes, negative shapes, offsets past the end, non-JSON, JSON
+that is not an object, tensors missing or added) from forged or foreign files.
 
 Hypothesis runs derandomized (tests/conftest.py), so every machine runs the same inputs;
 ``FUZZED_INPUTS`` is their total.
@@ -15,8 +15,10 @@ Hypothesis runs derandomized (tests/conftest.py), so every machine runs the same
 from __future__ import annotations
 
 import gzip
+import io as bytes_io
 import struct
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,7 @@ EXAMPLES = {
     "random_bytes_idx": 200,
     "mutated_csv": 400,
     "random_bytes_csv": 200,
+    "forged_npz": 300,
 }
 FUZZED_INPUTS = sum(EXAMPLES.values())
 SLACK = 4_000_000  # bytes any read may allocate beyond a few times the file's size
@@ -416,3 +419,66 @@ def test_random_bytes_as_csv_load_or_raise(scratch, data):
     path = scratch / "random.csv"
     path.write_bytes(data)
     bounded(_load_csv, path)
+
+
+# --------------------------------------------------------------------------- npz
+
+NPZ_ARRAYS = {
+    "x_train": np.arange(12, dtype=np.float32).reshape(4, 3),
+    "y_train": np.array([0, 1, 2, 1]),
+    "x_test": np.ones((2, 3), np.float32),
+    "y_test": np.array([1, 0]),
+}
+NPY_DESCRS = ["<f8", "<f4", "|u1", ">i4", "<i8", "|O", "<U3", "|V8", "<c16", "|b1"]
+NPY_SHAPES = [(), (0,), (4,), (4, 3), (3, 4), (2**31,), (10**5, 10**5), (2**62, 2**62, 4)]
+
+
+def _npy(array: np.ndarray, descr: str | None, shape: tuple | None) -> bytes:
+    """The .npy bytes of ``array``, its header's descr or shape replaced when given."""
+    stream = bytes_io.BytesIO()
+    fields = {
+        "descr": descr or np.lib.format.dtype_to_descr(array.dtype),
+        "fortran_order": False,
+        "shape": array.shape if shape is None else shape,
+    }
+    np.lib.format.write_array_header_1_0(stream, fields)
+    return stream.getvalue() + array.tobytes()
+
+
+def _load_npz(path: Path):
+    (x, _), (x_test, _) = datafiles.load_npz(path)
+    assert x.nbytes + x_test.nbytes <= 10 * path.stat().st_size + SLACK
+    return x
+
+
+@settings(max_examples=EXAMPLES["forged_npz"])
+@given(
+    member=st.sampled_from(sorted(NPZ_ARRAYS)),
+    descr=st.none() | st.sampled_from(NPY_DESCRS),
+    shape=st.none() | st.sampled_from(NPY_SHAPES),
+    drop=st.booleans(),
+    data=st.data(),
+)
+def test_forged_npz_members_load_or_raise(scratch, member, descr, shape, drop, data):
+    stream = bytes_io.BytesIO()
+    with zipfile.ZipFile(stream, "w") as archive:
+        for key, array in NPZ_ARRAYS.items():
+            if key == member and drop:
+                continue
+            forged = (descr, shape) if key == member else (None, None)
+            archive.writestr(f"{key}.npy", _npy(array, *forged))
+    raw = stream.getvalue()
+    if data.draw(st.booleans()):  # and then damage the archive itself
+        raw = _flip_or_cut(data.draw, raw)
+    path = scratch / "forged.npz"
+    path.write_bytes(raw)
+    bounded(_load_npz, path)
+
+
+def _flip_or_cut(draw, data: bytes) -> bytes:
+    if draw(st.booleans()):
+        return data[: draw(st.integers(0, len(data) - 1))]
+    flipped = bytearray(data)
+    for position in draw(st.lists(st.integers(0, len(data) - 1), min_size=1, max_size=4)):
+        flipped[position] ^= 1 << draw(st.integers(0, 7))
+    return bytes(flipped)
