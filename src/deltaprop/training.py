@@ -345,6 +345,8 @@ def fit(
             while position.epoch < epochs:
                 finished = run.epoch(position, stop, verbose, epochs)
                 if not finished:
+                    if position.step == 0:  # no step ran: resuming must draw this order again
+                        network.rng.bit_generator.state = position.epoch_rng_state
                     if checkpoint is not None:
                         save_checkpoint(checkpoint, network, optimizer, history, position)
                     raise TrainingInterrupted(
