@@ -16,6 +16,7 @@ from ..errors import DeltapropError
 from ..version import __version__
 
 SUBCOMMANDS: list[str] = []  # module names under deltaprop.cli, in --help order
+SUBCOMMANDS.append("sweep")
 
 
 class UsageError(DeltapropError):
