@@ -7,6 +7,7 @@ its parameters, and the test compares them with a run of the same job in this pr
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ import deltaprop as dp
 from deltaprop.distributed import (
     SOLO,
     _ShardOfGlobalDraw,
+    add_distributed_option,
     launched_rank,
     launched_size,
     team_for,
@@ -209,6 +211,14 @@ def test_launcher_variables_give_size_and_rank(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     assert (launched_size(), launched_rank()) == (4, 3)
     assert team_for(False) is SOLO
+
+
+def test_the_command_line_option_maps_to_fit_distributed():
+    parser = argparse.ArgumentParser()
+    add_distributed_option(parser)
+    assert parser.parse_args([]).distributed is None
+    assert parser.parse_args(["--distributed"]).distributed is True
+    assert parser.parse_args(["--no-distributed"]).distributed is False
 
 
 def test_distributed_must_be_a_bool_or_a_communicator():

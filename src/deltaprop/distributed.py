@@ -40,6 +40,7 @@ distributed. See docs/cluster.md.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import sys
@@ -94,6 +95,20 @@ def launched_rank() -> int:
 def is_root() -> bool:
     """True on the one process that should print and write files (rank 0, or no MPI at all)."""
     return launched_rank() == 0
+
+
+def add_distributed_option(parser: argparse.ArgumentParser) -> None:
+    """Give a command ``--distributed`` / ``--no-distributed``, for ``fit(distributed=...)``.
+
+    Unset (``None``) means "as launched": data-parallel under ``mpiexec`` with several ranks.
+    """
+    parser.add_argument(
+        "--distributed",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="train data-parallel on the MPI ranks (default: when launched by mpiexec with "
+        "several processes); --no-distributed trains alone in every process",
+    )
 
 
 def _mpi():
