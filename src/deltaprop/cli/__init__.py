@@ -11,10 +11,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ..distributed import abort_on_failure
 from ..errors import DeltapropError
 from ..version import __version__
 
-SUBCOMMANDS: list[str] = ["export"]  # module names under deltaprop.cli, in --help order
+SUBCOMMANDS: list[str] = ["export", "sweep"]  # modules under deltaprop.cli, in --help order
 
 
 class UsageError(DeltapropError):
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@abort_on_failure  # under mpiexec, a rank that fails must end the others, not leave them waiting
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
