@@ -18,6 +18,7 @@ from .errors import (
     ModelFileError,
     ValidationError,
 )
+from .explain import Explanation, explain
 from .gradcheck import GradcheckReport, gradcheck
 from .io import load
 from .layers import Dense
@@ -53,6 +54,7 @@ __all__ = [
     "Dense",
     "DivergenceError",
     "EarlyStopping",
+    "Explanation",
     "ExponentialDecay",
     "GradcheckReport",
     "History",
@@ -68,6 +70,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "evaluate",
+    "explain",
     "fit",
     "get_activation",
     "get_loss",
