@@ -32,3 +32,7 @@ class ModelFileError(DeltapropError, ValueError):
 
 class DivergenceError(DeltapropError, FloatingPointError):
     """Training produced a NaN or infinite loss or gradient."""
+
+
+class MissingDependencyError(DeltapropError, ImportError):
+    """An optional dependency is not installed; the message names the pip command to install it."""
