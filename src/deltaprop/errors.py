@@ -35,4 +35,4 @@ class DivergenceError(DeltapropError, FloatingPointError):
 
 
 class MissingDependencyError(DeltapropError, ImportError):
-    """An optional dependency is not installed; the message names the pip command to install it."""
+    """An optional package a feature needs (onnx, torch, ...) is not installed."""
