@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from ..errors import DeltapropError
 from ..version import __version__
 
-SUBCOMMANDS: list[str] = ["explain"]  # module names under deltaprop.cli, in --help order
+SUBCOMMANDS: list[str] = ["explain", "report"]  # module names under deltaprop.cli, in --help order
 
 
 class UsageError(DeltapropError):
