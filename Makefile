@@ -26,9 +26,11 @@ demo: $(VENV)/.demo
 	$(BIN)/deltaprop train --data mnist --layers 256,128 --optimizer adam --lr 1e-3 \
 		--epochs 5 --batch-size 128 --seed 0 --out mnist.safetensors
 
+CODE := $(wildcard src tests benchmarks examples)
+
 lint: $(VENV)/.test
-	$(BIN)/ruff format --check src tests benchmarks examples
-	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/ruff check $(CODE)
 
 test: lint
 	$(BIN)/python -m pytest -n 2 -q

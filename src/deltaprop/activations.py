@@ -175,8 +175,11 @@ class GELU(Activation):
 
 
 def _normal_cdf(z: np.ndarray) -> np.ndarray:
-    """Φ(z) = ½(1 + erf(z/√2)), element-wise, without SciPy."""
-    return 0.5 * (1 + _erf(z / math.sqrt(2)))
+    """Φ(z) = ½(1 + erf(z/√2)), element-wise (erf in float64 for extended-precision z)."""
+    scaled = z / math.sqrt(2)
+    if scaled.dtype.itemsize > 8:
+        return 0.5 * (1 + _erf(scaled.astype(np.float64)).astype(z.dtype))
+    return 0.5 * (1 + _erf(scaled))
 
 
 try:  # SciPy's erf is vectorised; the standard library's is exact but one number at a time.

@@ -23,7 +23,6 @@ right loader from a data set name or a path, for the command-line tool.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib.util
 import os
@@ -49,6 +48,7 @@ from .datafiles import (
     split_labels,
 )
 from .errors import DataError, DataNotFoundError
+from .suggest import closest
 
 __all__ = [
     "DATASETS",
@@ -471,11 +471,9 @@ def load(
     if path.is_dir():
         return load_idx(path, normalize, flatten)
     if not path.exists():
-        close = difflib.get_close_matches(key, DATASETS, n=1, cutoff=0.5)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise DataNotFoundError(
-            f"{str(source)!r} is neither a data set name{hint} nor an existing path; names: "
-            f"{', '.join(DATASETS)}; paths: an IDX directory, .npz, .csv or .csv.gz"
+            f"{str(source)!r} is neither a data set name{closest(key, DATASETS)} nor an existing "
+            f"path; names: {', '.join(DATASETS)}; paths: an IDX directory, .npz, .csv or .csv.gz"
         )
     if path.suffix == ".npz":
         return load_npz(path, normalize, flatten)

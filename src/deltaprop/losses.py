@@ -34,8 +34,12 @@ class Loss:
         Regression losses follow any activation (softmax too, through its full Jacobian).
         """
 
-    def value(self, z: np.ndarray, a: np.ndarray, targets: np.ndarray) -> float:
-        """Return the mean loss; ``z``, ``a``, ``targets`` have shape ``(N, n_out)``."""
+    def value(self, z: np.ndarray, a: np.ndarray, targets: np.ndarray) -> np.floating:
+        """Return the mean loss as a scalar of the arrays' dtype (``float(...)`` it to print).
+
+        ``z``, ``a`` and ``targets`` have shape ``(N, n_out)``. The scalar keeps the dtype so
+        that ``gradcheck`` can difference losses computed in extended precision.
+        """
         raise NotImplementedError
 
     def gradient(self, a: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -69,7 +73,7 @@ class MeanSquaredError(Loss):
     name = "mse"
 
     def value(self, z, a, targets):
-        return float(np.mean(np.square(a - targets)))
+        return np.mean(np.square(a - targets))
 
     def gradient(self, a, targets):
         grad = a - targets
@@ -83,7 +87,7 @@ class MeanAbsoluteError(Loss):
     name = "mae"
 
     def value(self, z, a, targets):
-        return float(np.mean(np.abs(a - targets)))
+        return np.mean(np.abs(a - targets))
 
     def gradient(self, a, targets):
         grad = np.sign(a - targets)
@@ -104,7 +108,7 @@ class Huber(Loss):
     def value(self, z, a, targets):
         d = np.abs(a - targets)
         quadratic = np.minimum(d, self.delta)
-        return float(np.mean(0.5 * quadratic * quadratic + self.delta * (d - quadratic)))
+        return np.mean(0.5 * quadratic * quadratic + self.delta * (d - quadratic))
 
     def gradient(self, a, targets):
         grad = np.clip(a - targets, -self.delta, self.delta)
@@ -132,7 +136,7 @@ class BinaryCrossEntropy(Loss):
 
     def value(self, z, a, targets):
         per_element = np.maximum(z, 0) - z * targets + np.log1p(np.exp(-np.abs(z)))
-        return float(np.mean(per_element))
+        return np.mean(per_element)
 
     def output_delta(self, z, a, targets, activation):
         delta = a - targets
@@ -161,8 +165,8 @@ class CrossEntropy(Loss):
         log_sum_exp = np.log(np.exp(z - shift).sum(axis=1)) + shift[:, 0]
         if targets.ndim == 1:
             target_logit = z[np.arange(len(z)), targets]
-            return float(np.mean(log_sum_exp - target_logit))
-        return float(np.mean(log_sum_exp * targets.sum(axis=1) - (targets * z).sum(axis=1)))
+            return np.mean(log_sum_exp - target_logit)
+        return np.mean(log_sum_exp * targets.sum(axis=1) - (targets * z).sum(axis=1))
 
     def output_delta(self, z, a, targets, activation):
         delta = a.copy()

@@ -231,11 +231,11 @@ class Network:
     ) -> tuple[float, Gradients, np.ndarray]:
         """Mean loss, gradients and output a^L for checked inputs (dropout when ``rng``)."""
         cache = self._forward(X, rng)
-        loss = self.loss.value(cache.zs[-1], cache.output, targets)
+        loss = float(self.loss.value(cache.zs[-1], cache.output, targets))
         return loss, self._backward(cache, targets), cache.output
 
-    def _backprop_loss(self, X: np.ndarray, targets: np.ndarray) -> float:
-        """Mean loss of checked inputs, forward pass only (finite differences use it)."""
+    def _backprop_loss(self, X: np.ndarray, targets: np.ndarray) -> np.floating:
+        """Mean loss of checked inputs, forward pass only, in the network's dtype."""
         cache = self._forward(X)
         return self.loss.value(cache.zs[-1], cache.output, targets)
 

@@ -192,7 +192,7 @@ def _evaluate_prepared(
     for start in range(0, len(X), batch_size):
         xb, tb = X[start : start + batch_size], targets[start : start + batch_size]
         cache = network._forward(xb)
-        loss_sum += network.loss.value(cache.zs[-1], cache.output, tb) * len(xb)
+        loss_sum += float(network.loss.value(cache.zs[-1], cache.output, tb)) * len(xb)
         if with_accuracy:
             correct += accuracy(network, cache.output, tb) * len(xb)
     result = {"loss": loss_sum / len(X)}
@@ -411,7 +411,9 @@ class _Run:
             if stop.signal is not None:
                 bar.close()
                 return False
-            loss, grads, output = network._backprop(xb, tb, rng if self.dropout else None)
+            # Overflow is reported as a DivergenceError below, not as NumPy warnings.
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss, grads, output = network._backprop(xb, tb, rng if self.dropout else None)
             self._check_finite(loss, grads, position.epoch, step)
             if step % GRAD_NORM_EVERY == 0:
                 for index, (weights_grad, _) in enumerate(grads):

@@ -134,11 +134,11 @@ def check_labels(labels: np.ndarray, n_classes: int) -> np.ndarray:
 def check_positive(name: str, value: object, integer: bool = False) -> float | int:
     """Return ``value`` if it is a finite number > 0 (an int when ``integer``)."""
     kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    expected = "a positive integer" if integer else "a finite number > 0"
     if isinstance(value, bool) or not isinstance(value, kinds):
-        expected = "a positive integer" if integer else "a positive number"
         raise ValidationError(f"{name} must be {expected}, got {value!r}")
     if not (math.isfinite(value) and value > 0):
-        raise ValidationError(f"{name} must be > 0 and finite, got {value!r}")
+        raise ValidationError(f"{name} must be {expected}, got {value!r}")
     return int(value) if integer else float(value)
 
 
