@@ -6,7 +6,8 @@ central-difference estimate, and one SGD step, recorded as an ``Explanation``. T
 
 Every number comes from the library's own code path: ``Network._forward``, ``Network._backward``
 and the ``SGD`` optimizer, on the network in its own dtype; the central differences are
-``gradcheck``'s five-point differences on a float64 copy. Dropout is off, as at inference.
+``gradcheck``'s five-point differences on an extended-precision copy. Dropout is off, as at
+inference.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .explain_format import format_markdown, format_text
-from .gradcheck import _central_difference, _positions, relative_error
+from .gradcheck import _central_difference, _extended_copy, _positions, relative_error
 from .network import Network
 from .optimizers import SGD
 from .validation import check_inputs, check_positive, check_targets
@@ -109,7 +110,7 @@ def explain(
     x: np.ndarray,
     y: np.ndarray,
     lr: float = 0.1,
-    eps: float = 1e-4,
+    eps: float = 1e-5,
     max_checks: int | None = 100,
     seed: int = 0,
 ) -> Explanation:
@@ -124,8 +125,8 @@ def explain(
         Class labels or targets, as ``Network.fit`` takes them.
     lr : float, default 0.1
         η of the SGD step ``W ← W − η ∂L/∂W``.
-    eps : float, default 1e-4
-        Step of the five-point central differences (on a float64 copy).
+    eps : float, default 1e-5
+        Step of the five-point central differences (in ``gradcheck``'s extended precision).
     max_checks : int or None, default 100
         Estimate at most this many entries of each weight matrix and bias (drawn with
         ``seed``); ``None`` estimates all of them.
@@ -141,14 +142,14 @@ def explain(
     targets = check_targets(y, len(X), network.n_out, network.loss, network.dtype)
 
     cache = network._forward(X)
-    loss = network.loss.value(cache.zs[-1], cache.output, targets)
+    loss = float(network.loss.value(cache.zs[-1], cache.output, targets))
     deltas: list[np.ndarray] = []
     gradients = network._backward(cache, targets, deltas=deltas)
     numeric, errors = _central_differences(network, X, y, gradients, eps, max_checks, seed)
 
     stepped = network.copy()
     SGD(lr=lr).step(stepped.parameters(), [g.copy() for pair in gradients for g in pair])
-    loss_after = stepped._backprop_loss(X, targets)
+    loss_after = float(stepped._backprop_loss(X, targets))
 
     layers = [
         LayerExplanation(
@@ -193,22 +194,29 @@ def _as_batch(x: object, y: object) -> tuple[object, object]:
 
 
 def _central_differences(network, X, y, gradients, eps, max_checks, seed):
-    """Five-point estimates of every gradient, on a float64 copy, and their relative errors."""
+    """Five-point estimates of every gradient, in gradcheck's extended precision, and their
+    relative errors to ``gradients``."""
     clone = network.copy(dtype="float64")
-    X64 = X.astype(np.float64)
-    targets = check_targets(y, len(X64), clone.n_out, clone.loss, clone.dtype)
+    targets = check_targets(y, len(X), clone.n_out, clone.loss, clone.dtype)
+    extended, X_ext, targets_ext = _extended_copy(clone, X.astype(np.float64), targets)
     rng = np.random.default_rng(seed)
     numeric, errors = [], []
-    for layer, pair in zip(clone.layers, gradients):
+    for layer, pair in zip(extended.layers, gradients):
         estimates, layer_errors = [], []
         for param, grad in zip((layer.weights, layer.bias), pair):
             positions = _positions(param.size, max_checks, rng)
-            values = [_central_difference(clone, X64, targets, param, i, eps) for i in positions]
+            values = np.array(
+                [
+                    _central_difference(extended, X_ext, targets_ext, param, i, eps)
+                    for i in positions
+                ],
+                dtype=np.float64,
+            )
             estimate = np.full(param.size, np.nan)
             estimate[positions] = values
             estimates.append(estimate.reshape(param.shape))
             exact = grad.ravel()[positions].astype(np.float64)
-            layer_errors.append(relative_error(exact, np.asarray(values)))
+            layer_errors.append(relative_error(exact, values))
         numeric.append(tuple(estimates))
         errors.append(tuple(layer_errors))
     return numeric, errors

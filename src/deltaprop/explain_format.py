@@ -187,8 +187,8 @@ def format_text(record: Explanation) -> str:
         f"  L before {record.loss:.6g} → after {record.loss_after:.6g} (change {change:+.3g})",
         "",
         f"largest relative error of a gradient against its central difference: "
-        f"{record.max_error:.1e} ({record.dtype} gradients, five-point differences in float64, "
-        f"ε = {record.eps:g})",
+        f"{record.max_error:.1e} ({record.dtype} gradients, five-point differences in extended "
+        f"precision, ε = {record.eps:g})",
     ]
     return "\n".join(lines) + "\n"
 
@@ -330,8 +330,8 @@ def format_markdown(record: Explanation) -> str:
         r"\frac{\partial \mathcal{L}}{\partial b^{l}} = \delta^{l} \quad "
         r"\text{(summed over the samples)}$$",
         "",
-        f"Each gradient is followed by its five-point central-difference estimate, in float64 with "
-        f"ε = {record.eps:g} (in parentheses, or in its own column).",
+        f"Each gradient is followed by its five-point central-difference estimate, in extended "
+        f"precision with ε = {record.eps:g} (in parentheses, or in its own column).",
         "",
     ]
     for layer in reversed(record.layers):
