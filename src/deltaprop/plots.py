@@ -118,8 +118,10 @@ def plot_gradient_flow(history: History | Mapping[str, History]) -> Figure:
     for run in runs.values():
         if not _check_history(run).grad_norms:
             raise ValidationError("history has no gradient norms (History.grad_norms is empty)")
-    figure = new_figure(5.5 * len(runs), 4)
+    figure = new_figure(4.8 * len(runs) + 1.2, 4)
+    figure.suptitle(r"gradient flow: $\Vert\partial L / \partial W^l\Vert$ per layer and epoch")
     axes = figure.subplots(1, len(runs), squeeze=False, sharey=True)[0]
+    deepest = axes[0]
     for ax, (name, run) in zip(axes, runs.items()):
         norms = np.array(run.grad_norms, dtype=np.float64)  # (epochs, layers)
         norms[norms <= 0] = np.nan  # a log axis cannot show 0 (every unit dead)
@@ -134,11 +136,13 @@ def plot_gradient_flow(history: History | Mapping[str, History]) -> Figure:
                 label=f"layer {layer + 1}",
             )
         ax.set_yscale("log")
-        title = r"gradient flow: $\Vert\partial L / \partial W^l\Vert$ per epoch"
-        ax.set(xlabel="epoch", title=f"{name}: {title}" if name else title)
+        ax.set(xlabel="epoch", title=name)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize="small", ncols=2 if norms.shape[1] > 5 else 1)
+        if len(ax.lines) > len(deepest.lines):
+            deepest = ax
+    # One legend beside the panels, from the run with the most layers: it never hides a line.
+    figure.legend(*deepest.get_legend_handles_labels(), loc="outside right upper", fontsize="small")
     axes[0].set_ylabel(r"mean L2 norm of $\partial L / \partial W^l$ (log scale)")
     return figure
 
