@@ -236,3 +236,20 @@ def test_cli_refuses_bad_layers_and_mixed_options(tmp_path):
     loaded = run_cli(str(tmp_path / "net.safetensors"), "--batch", "2")
     assert loaded.returncode == 0, loaded.stderr
     assert "network 2-3-2 (relu → softmax), loss cross_entropy, float32, 2 samples" in loaded.stdout
+
+
+def test_cli_explains_a_model_on_samples_of_a_data_set(tmp_path):
+    from deltaprop.datasets import load_digits
+
+    _, (_, y_test) = load_digits()
+    dp.Network.from_sizes([64, 12, 10], seed=3).save(tmp_path / "digits.safetensors")
+    model = str(tmp_path / "digits.safetensors")
+    result = run_cli(model, "--data", "digits", "--sample", "3", "--batch", "2")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "network 64-12-10 (relu → softmax), loss cross_entropy, float32, 2 samples"
+    assert f"  y = class {y_test[3]}, {y_test[4]}" in lines
+    assert "  a^0 = x = (64×2) ‖·‖" in result.stdout
+    past = run_cli(model, "--data", "digits", "--sample", "359", "--batch", "2")
+    assert past.returncode == 2
+    assert "choose --sample from 0 to 358" in past.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "explain",
         help="show one step of backpropagation with the network's own numbers",
-        description=(
+        description=textwrap.fill(
             "Walk a sample (or a small batch) through a network in the seed's notation: z^l, a^l, "
             "the loss, every δ^l, ∂L/∂W^l and ∂L/∂b^l next to their central-difference "
             "estimates, then one SGD step and the loss before and after. Without MODEL a new "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from . import UsageError
@@ -19,7 +20,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "report",
         help="write an HTML report: architecture, training history, evaluation",
-        description=(
+        description=textwrap.fill(
             "Write one HTML page about MODEL: its architecture, the training history kept in "
             "the model file (loss and accuracy curves, gradient flow, first-layer weights), "
             "its evaluation on --data (accuracy, per-class precision and recall, confusion "
