@@ -124,7 +124,7 @@ def test_gradient_flow_compares_runs_side_by_side(trained):
     double = png_size(
         plots.figure_png(plots.plot_gradient_flow({"a": network.history, "b": network.history}))
     )
-    assert double[0] > 1.8 * single[0]
+    assert double[0] > 1.5 * single[0]  # a second panel of the same size
 
 
 def test_zero_gradient_norms_do_not_break_the_log_axis():

@@ -15,8 +15,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .metrics import class_scores, confusion_matrix, is_classification, predicted_labels
-from .metrics import true_labels as labels_of
+from . import plots
+from .metrics import (
+    class_scores,
+    confusion_matrix,
+    is_classification,
+    predicted_labels,
+    true_labels,
+)
 from .validation import check_inputs
 from .version import __version__
 
@@ -60,16 +66,14 @@ def build_report(
     data_name : str, optional
         How the data is named in the evaluation section (e.g. "mnist, test split").
     """
-    from . import plots
-
-    parts = [_architecture(network), _training(network, plots)]
+    parts = [_architecture(network), _training(network)]
     if X is None or y is None:
         missing = '<p class="note">No data was given, so nothing was evaluated.</p>'
         parts += [_section("evaluation", "Evaluation", missing)]
         parts += [_section("misclassified", "Misclassified examples", missing)]
     else:
         X = check_inputs(X, network.n_in, network.dtype)
-        parts += _evaluation(network, X, y, data_name, plots)
+        parts += _evaluation(network, X, y, data_name)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
@@ -102,9 +106,7 @@ def _section(anchor: str, heading: str, body: str) -> str:
 
 
 def _image(figure, alt: str) -> str:
-    from .plots import figure_png
-
-    data = base64.b64encode(figure_png(figure)).decode("ascii")
+    data = base64.b64encode(plots.figure_png(figure)).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
@@ -145,7 +147,7 @@ def _architecture(network: Network) -> str:
     )
 
 
-def _training(network: Network, plots) -> str:
+def _training(network: Network) -> str:
     history = network.history
     if history is None or not history.epochs:
         body = '<p class="note">This model holds no training history.</p>'
@@ -177,7 +179,7 @@ def _metric(key: str, value: float) -> str:
     return f"{value:.4g}" if key == "lr" else f"{value:.4f}"
 
 
-def _evaluation(network: Network, X: np.ndarray, y: np.ndarray, data_name, plots) -> list[str]:
+def _evaluation(network: Network, X: np.ndarray, y: np.ndarray, data_name) -> list[str]:
     scores = network.evaluate(X, y)
     about = f"{len(X):,} samples" + (f" of {html.escape(data_name)}" if data_name else "")
     summary = _table(["", "value"], [[k, _metric(k, v)] for k, v in scores.items()])
@@ -190,7 +192,7 @@ def _evaluation(network: Network, X: np.ndarray, y: np.ndarray, data_name, plots
             _section("evaluation", "Evaluation", body),
             _section("misclassified", "Misclassified examples", note),
         ]
-    labels, predicted = labels_of(y), predicted_labels(network, X)
+    labels, predicted = true_labels(y), predicted_labels(network, X)
     n_classes = max(network.n_out, 2)
     matrix = confusion_matrix(labels, predicted, n_classes)
     per_class = class_scores(matrix)
@@ -214,10 +216,10 @@ def _evaluation(network: Network, X: np.ndarray, y: np.ndarray, data_name, plots
             _image(plots.plot_confusion_matrix(labels, predicted, n_classes), "confusion matrix"),
         ]
     )
-    return [_section("evaluation", "Evaluation", body), _misclassified(X, labels, predicted, plots)]
+    return [_section("evaluation", "Evaluation", body), _misclassified(X, labels, predicted)]
 
 
-def _misclassified(X, labels, predicted, plots) -> str:
+def _misclassified(X, labels, predicted) -> str:
     wrong = np.flatnonzero(labels != predicted)
     if not len(wrong):
         body = '<p class="note">Every sample is classified correctly.</p>'
