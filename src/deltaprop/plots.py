@@ -170,10 +170,10 @@ def plot_first_layer_weights(
     weights = network.layers[0].weights[:max_units]
     columns = math.ceil(math.sqrt(len(weights)))
     rows = math.ceil(len(weights) / columns)
-    figure = new_figure(1.2 * columns + 0.4, 1.2 * rows + 0.6)
+    figure = new_figure(max(1.2 * columns + 0.4, 4.5), 1.2 * rows + 0.9)
     figure.suptitle(
         f"first-layer weights $W^1$, one image per unit ({len(weights)} of "
-        f"{network.layers[0].n_out}); red positive, blue negative"
+        f"{network.layers[0].n_out})\nred: positive weight, blue: negative"
     )
     for index, ax in enumerate(figure.subplots(rows, columns, squeeze=False).ravel()):
         ax.set_axis_off()
@@ -214,7 +214,7 @@ def plot_confusion_matrix(
     ax.set(
         xlabel="predicted class",
         ylabel="true class",
-        title=f"confusion matrix ({matrix.sum():,} samples, accuracy {accuracy:.2%})",
+        title=f"confusion matrix\n{matrix.sum():,} samples, accuracy {accuracy:.2%}",
     )
     return figure
 
@@ -241,7 +241,7 @@ def plot_misclassified(
     shown = wrong[:max_samples]
     columns = min(max(len(shown), 1), 8)
     rows = max(math.ceil(len(shown) / columns), 1)
-    figure = new_figure(1.5 * columns + 0.4, 1.7 * rows + 0.5)
+    figure = new_figure(max(1.5 * columns + 0.4, 4), 1.7 * rows + 0.5)
     figure.suptitle(f"misclassified samples: {len(shown)} of {len(wrong):,} shown")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for ax in axes:
