@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from sklearn.datasets import load_digits
 
 import deltaprop as dp
 from deltaprop import plots
+from deltaprop.datasets import load_digits
 from deltaprop.metrics import predicted_labels
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -22,11 +22,11 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def mnist_shaped_digits(n: int = 600) -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's 8×8 digits scaled up 3× and padded to MNIST's 28×28, as rows of 784."""
-    digits = load_digits()
-    images = np.kron(digits.images[:n] / 16.0, np.ones((3, 3)))  # (n, 24, 24)
+    """The 8×8 digits scaled up 3× and padded to MNIST's 28×28, as rows of 784."""
+    (x, y), _ = load_digits(flatten=False)
+    images = np.kron(x[:n], np.ones((3, 3)))  # (n, 24, 24)
     images = np.pad(images, ((0, 0), (2, 2), (2, 2)))
-    return images.reshape(n, 784).astype(np.float32), digits.target[:n]
+    return images.reshape(n, 784).astype(np.float32), y[:n]
 
 
 @pytest.fixture(scope="module")
