@@ -15,7 +15,7 @@ from PIL import Image
 import deltaprop as dp
 from deltaprop import plots
 from deltaprop.datasets import load_digits
-from deltaprop.metrics import predicted_labels
+from deltaprop.metrics import predicted_classes
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -62,7 +62,7 @@ def assert_sensible_png(path: Path) -> tuple[int, int]:
 
 def test_every_plot_function_returns_a_figure_that_renders(trained, tmp_path):
     network, X, y = trained
-    predicted = predicted_labels(network, X)
+    predicted = predicted_classes(network, X)
     figures = {
         "curves": plots.plot_training_curves(network.history),
         "flow": plots.plot_gradient_flow(network.history),
@@ -185,3 +185,26 @@ def test_missing_matplotlib_names_the_install_command():
     )
     assert result.returncode == 0, result.stderr
     assert 'pip install "deltaprop[plots]"' in result.stdout
+
+
+def test_labels_from_one_hot_rows_and_sigmoid_outputs():
+    np.testing.assert_array_equal(plots.class_labels(np.eye(3)[[2, 0, 1]]), [2, 0, 1])
+    np.testing.assert_array_equal(plots.class_labels(np.array([[0.9], [0.1]])), [1, 0])
+
+
+def test_what_counts_as_classification():
+    seed_mnist = dp.Network.from_sizes([4, 3], hidden="sigmoid", output="sigmoid", loss="mse")
+    assert plots.is_classification(seed_mnist, np.array([0, 2, 1]))  # labels, mse network
+    assert plots.is_classification(seed_mnist, np.eye(3)[[0, 2]])  # one-hot rows
+    assert not plots.is_classification(seed_mnist, np.array([[0.2, 0.5, 0.3]]))
+    regressor = dp.Network.from_sizes([4, 1], output="identity", loss="mse")
+    assert not plots.is_classification(regressor, np.array([0.5, 1.7]))
+    assert plots.is_classification(regressor, np.array([0, 1, 1]))  # XOR with mse: 0/1 targets
+
+
+def test_seed_style_mnist_network_gets_a_confusion_matrix(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.random((40, 4)), rng.integers(0, 3, 40)
+    network = dp.Network.from_sizes([4, 3], hidden="sigmoid", output="sigmoid", loss="mse")
+    paths = plots.write_evaluation_plots(network, X, np.eye(3)[y], tmp_path)
+    assert [p.name for p in paths] == ["confusion_matrix.png"]

@@ -20,12 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import MissingDependencyError, ValidationError
-from .metrics import (
-    confusion_matrix,
-    is_classification,
-    predicted_labels,
-    true_labels,
-)
+from .metrics import confusion_matrix, predicted_classes
 from .validation import check_inputs
 
 if TYPE_CHECKING:
@@ -189,6 +184,9 @@ def plot_confusion_matrix(
     y_true: np.ndarray, y_pred: np.ndarray, n_classes: int | None = None
 ) -> Figure:
     """Counts of true class (rows) against predicted class (columns); labels are ``(N,)``."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if n_classes is None:
+        n_classes = int(max(y_true.max(initial=0), y_pred.max(initial=0))) + 1
     matrix = confusion_matrix(y_true, y_pred, n_classes)
     k = len(matrix)
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)
@@ -313,7 +311,7 @@ def write_evaluation_plots(
     directory = _directory(directory)
     figures: dict[str, Any] = {}
     if is_classification(network, y):
-        labels, predicted = true_labels(y), predicted_labels(network, X)
+        labels, predicted = class_labels(y), predicted_classes(network, X)
         n_classes = max(network.n_out, 2)
         figures["confusion_matrix.png"] = plot_confusion_matrix(labels, predicted, n_classes)
         if image_shape(network.n_in):
@@ -321,6 +319,29 @@ def write_evaluation_plots(
     else:
         figures["predictions.png"] = plot_predictions(y, network.forward(X))
     return [save_figure(figure, directory / name) for name, figure in figures.items()]
+
+
+def is_classification(network: Network, y: np.ndarray) -> bool:
+    """True when ``y`` (labels ``(N,)`` or rows ``(N, n_out)``) holds classes for ``network``.
+
+    Besides classification losses this covers the seed's MNIST network: sigmoid outputs and
+    mean squared error on labels or one-hot rows, whose prediction is the largest output.
+    """
+    y = np.asarray(y)
+    if network.is_classifier:
+        return True
+    if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
+        integral = bool(np.all(y == np.round(y)))
+        return integral and (network.n_out > 1 or bool(np.isin(y, (0, 1)).all()))
+    return bool(np.isin(y, (0, 1)).all() and np.all(y.sum(axis=1) == 1))
+
+
+def class_labels(y: np.ndarray) -> np.ndarray:
+    """Class labels ``(N,)`` from labels ``(N,)``, one-hot rows ``(N, k)`` or 0/1 ``(N, 1)``."""
+    y = np.asarray(y)
+    if y.ndim == 2:
+        y = y.argmax(axis=1) if y.shape[1] > 1 else (y[:, 0] >= 0.5)
+    return y.astype(np.int64)
 
 
 def _directory(directory: str | Path) -> Path:

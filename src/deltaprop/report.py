@@ -16,13 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import plots
-from .metrics import (
-    class_scores,
-    confusion_matrix,
-    is_classification,
-    predicted_labels,
-    true_labels,
-)
+from .metrics import confusion_matrix, precision_recall, predicted_classes
 from .validation import check_inputs
 from .version import __version__
 
@@ -183,7 +177,7 @@ def _evaluation(network: Network, X: np.ndarray, y: np.ndarray, data_name) -> li
     scores = network.evaluate(X, y)
     about = f"{len(X):,} samples" + (f" of {html.escape(data_name)}" if data_name else "")
     summary = _table(["", "value"], [[k, _metric(k, v)] for k, v in scores.items()])
-    if not is_classification(network, y):
+    if not plots.is_classification(network, y):
         outputs = network.forward(X)
         figure = plots.plot_predictions(y, outputs)
         body = f"<p>{about}.</p>\n{summary}\n{_image(figure, 'predicted against true values')}"
@@ -192,23 +186,21 @@ def _evaluation(network: Network, X: np.ndarray, y: np.ndarray, data_name) -> li
             _section("evaluation", "Evaluation", body),
             _section("misclassified", "Misclassified examples", note),
         ]
-    labels, predicted = true_labels(y), predicted_labels(network, X)
+    labels, predicted = plots.class_labels(y), predicted_classes(network, X)
     n_classes = max(network.n_out, 2)
     matrix = confusion_matrix(labels, predicted, n_classes)
-    per_class = class_scores(matrix)
+    precision, recall = precision_recall(matrix)
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)
+    support = matrix.sum(axis=1)
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
     rows = [
-        [
-            str(k),
-            f"{per_class.precision[k]:.2%}",
-            f"{per_class.recall[k]:.2%}",
-            f"{per_class.f1[k]:.2%}",
-            f"{per_class.support[k]:,}",
-        ]
+        [str(k), f"{precision[k]:.2%}", f"{recall[k]:.2%}", f"{f1[k]:.2%}", f"{support[k]:,}"]
         for k in range(n_classes)
     ]
     body = "\n".join(
         [
-            f"<p>{about}; accuracy {per_class.accuracy:.2%}.</p>",
+            f"<p>{about}; accuracy {accuracy:.2%}.</p>",
             summary,
             "<h3>Per class</h3>",
             _table(["class", "precision", "recall", "F1", "samples"], rows),
