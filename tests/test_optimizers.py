@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
+from deltaprop.optimizers import clip_by_global_norm
 
 
 def run(optimizer, grads_per_step, start=1.0):
@@ -74,10 +75,27 @@ def test_rmsprop_and_adagrad_by_hand():
     assert run(dp.Adagrad(lr=0.1), [2.0, 1.0]) == pytest.approx([0.9, 0.9 - 0.1 / math.sqrt(5)])
 
 
-def test_clip_norm_rescales_all_gradients_together():
-    a, b = np.zeros(1), np.zeros(1)
-    dp.SGD(lr=1.0, clip_norm=1.0).step([a, b], [np.array([3.0]), np.array([4.0])])
-    np.testing.assert_allclose([a[0], b[0]], [-0.6, -0.8])
+# Gradient-norm clipping follows PyTorch's clip_grad_norm_ (test_torch.py compares the two).
+
+
+def test_clip_factor_is_max_norm_over_norm_plus_1e_6():
+    # grads (3, 4) and (0,): joint norm √(9 + 16) = 5; factor 1 / (5 + 1e-6).
+    grads = [np.array([3.0, 4.0]), np.array([0.0])]
+    assert clip_by_global_norm(grads, max_norm=1.0) == 5.0
+    np.testing.assert_allclose(grads[0], [3 / (5 + 1e-6), 4 / (5 + 1e-6)], rtol=1e-15)
+
+
+def test_gradients_within_the_norm_are_left_alone():
+    grads = [np.array([0.6, 0.8])]  # norm 1, factor 2 / (1 + 1e-6) ≥ 1: no scaling
+    clip_by_global_norm(grads, max_norm=2.0)
+    np.testing.assert_array_equal(grads[0], [0.6, 0.8])
+
+
+def test_sgd_with_clip_norm_steps_by_the_clipped_gradient():
+    params, grads = [np.array([1.0, 1.0])], [np.array([30.0, 40.0])]
+    dp.SGD(lr=0.1, clip_norm=5.0).step(params, grads)
+    factor = 5.0 / (50.0 + 1e-6)
+    np.testing.assert_allclose(params[0], [1 - 0.1 * 30 * factor, 1 - 0.1 * 40 * factor])
 
 
 def test_schedule_drives_the_learning_rate():

@@ -15,6 +15,7 @@ from .errors import (
     DeltapropError,
     DeltapropTypeError,
     DivergenceError,
+    MissingDependencyError,
     ModelFileError,
     ValidationError,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "History",
     "InverseScaling",
     "Loss",
+    "MissingDependencyError",
     "ModelFileError",
     "Network",
     "Optimizer",

@@ -182,10 +182,15 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1 + _erf(scaled))
 
 
-try:  # SciPy's erf is vectorised; the standard library's is exact but one number at a time.
-    from scipy.special import erf as _erf
-except ImportError:  # pragma: no cover - SciPy comes with scikit-learn in the test environment
-    _erf = np.vectorize(math.erf, otypes=[np.float64])
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf, element-wise: SciPy's vectorised one when installed, else the standard library's
+    (exact, one number at a time). Imported on first use so that ``import deltaprop`` stays
+    light."""
+    try:
+        from scipy.special import erf
+    except ImportError:  # pragma: no cover - SciPy comes with scikit-learn in the tests
+        return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype)
+    return erf(x)
 
 
 def _store(values: np.ndarray, z: np.ndarray, out: np.ndarray | None) -> np.ndarray:

@@ -109,15 +109,20 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
 
+CLIP_EPSILON = 1e-6
+
+
 def clip_by_global_norm(grads: Sequence[np.ndarray], max_norm: float) -> float:
     """Scale ``grads`` in place so that their joint L2 norm is at most ``max_norm``.
 
-    Returns the norm before clipping.
+    As PyTorch's ``clip_grad_norm_``: the factor is ``max_norm / (norm + 1e-6)`` when that is
+    below 1 (the 1e-6 keeps the division finite). Returns the norm before clipping.
     """
     norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
-    if norm > max_norm:
+    factor = max_norm / (norm + CLIP_EPSILON)
+    if factor < 1:
         for grad in grads:
-            grad *= max_norm / norm
+            grad *= factor
     return norm
 
 

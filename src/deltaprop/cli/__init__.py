@@ -14,7 +14,11 @@ from collections.abc import Sequence
 from ..errors import DeltapropError
 from ..version import __version__
 
-SUBCOMMANDS: list[str] = ["explain", "report"]  # module names under deltaprop.cli, in --help order
+SUBCOMMANDS: list[str] = [  # module names under deltaprop.cli, in --help order
+    "explain",
+    "report",
+    "export",
+]
 
 
 class UsageError(DeltapropError):
