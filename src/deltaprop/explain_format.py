@@ -40,7 +40,7 @@ LOSS_LATEX = {
 OUTPUT_GRADIENT_TEXT = {
     "mse": "∂L/∂a^L = 2(a^L − y)/(N·n)",
     "mae": "∂L/∂a^L = sign(a^L − y)/(N·n)",
-    "huber": "∂L/∂a^L = clip(a^L − y, ±δ)/(N·n)",
+    "huber": "∂L/∂a^L = clip(a^L − y, ±huber delta)/(N·n)",
 }
 
 
@@ -118,9 +118,11 @@ def _delta_text(record: Explanation, layer: LayerExplanation) -> tuple[str, list
     if k < len(record.layers):
         return f"δ^{k} = ((W^{k + 1})^T δ^{k + 1}) ⊙ σ'(z^{k})", []
     if record.loss_name == "cross_entropy":
-        return f"δ^{k} = (a^{k} − y)/N", ["      (softmax with cross-entropy: the two fuse)"]
+        return f"δ^{k} = (a^{k} − y)/N", ["      (softmax with cross-entropy, fused: no σ' needed)"]
     if record.loss_name == "binary_cross_entropy":
-        return f"δ^{k} = (a^{k} − y)/(N·n)", ["      (sigmoid with binary cross-entropy: fused)"]
+        return f"δ^{k} = (a^{k} − y)/(N·n)", [
+            "      (sigmoid with binary cross-entropy, fused: no σ' needed)"
+        ]
     note = OUTPUT_GRADIENT_TEXT.get(record.loss_name, f"∂L/∂a^{k}").replace("^L", f"^{k}")
     if layer.activation == "softmax":
         return f"δ^{k} = J_softmax(z^{k})^T ∂L/∂a^{k}", [f"      where {note}"]
