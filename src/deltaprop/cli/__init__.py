@@ -15,7 +15,12 @@ from ..distributed import abort_on_failure
 from ..errors import DeltapropError
 from ..version import __version__
 
-SUBCOMMANDS: list[str] = ["export", "sweep"]  # modules under deltaprop.cli, in --help order
+SUBCOMMANDS: list[str] = [  # module names under deltaprop.cli, in --help order
+    "explain",
+    "report",
+    "export",
+    "sweep",
+]
 
 
 class UsageError(DeltapropError):
