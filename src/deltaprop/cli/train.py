@@ -313,10 +313,12 @@ def describe(settings: dict, network, optimizer, n_samples: int) -> str:
     sizes = "-".join(map(str, network.sizes))
     held_out = round(n_samples * settings["validation_split"])
     validation = f" ({held_out:,} held out for validation)" if held_out else ""
+    schedule = "" if settings["schedule"] == "constant" else f" ({settings['schedule']} decay)"
     return (
         f"training {sizes} ({network.n_parameters():,} parameters, {network.dtype.name}) on "
         f"{n_samples:,} samples of {settings['data']}{validation} with {optimizer.name} "
-        f"lr {optimizer.lr:g}, batch {settings['batch_size']}, {settings['epochs']} epochs"
+        f"lr {optimizer.lr:g}{schedule}, batch {settings['batch_size']}, "
+        f"{settings['epochs']} epochs"
     )
 
 
