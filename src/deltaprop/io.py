@@ -7,8 +7,9 @@ the equivalent PyTorch ``nn.Sequential`` (``0.weight``, ``0.bias``, ``2.weight``
 non-identity activation takes one index), so ``load_state_dict`` accepts the file as it is.
 
 A checkpoint is the same file plus the optimizer's state tensors (``optimizer.<slot>.<i>``) and,
-in the JSON, the optimizer's step count, the random generator's state, the history and the
-position in training, so that ``fit(..., resume=path)`` continues bit-identically.
+in the JSON, the optimizer's step count, the random generator's state, the history, the
+position in training and the callbacks' state (arrays as ``callback.<i>.<key>.<j>``), so that
+``fit(..., resume=path)`` continues bit-identically.
 
 Loading never executes code: the header is parsed and checked (size, names, dtypes, shapes,
 offsets within the file) before any tensor is read, and the hash is verified. Writing is atomic:
@@ -32,14 +33,17 @@ from .errors import DeltapropError, ModelFileError
 from .version import __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .network import Network
     from .optimizers import Optimizer
-    from .training import History, Position
+    from .training import Callback, History, Position
 
 FORMAT = "deltaprop"
 FORMAT_VERSION = 1
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 SAFETENSORS_DTYPES = {"F32": np.float32, "F64": np.float64}
+CHECKPOINT_TENSORS = ("optimizer.", "callback.")  # prefixes of the tensors beside the layers'
 
 
 def torch_names(network: Network) -> list[tuple[str, str]]:
@@ -145,6 +149,7 @@ def save_checkpoint(
     optimizer: Optimizer,
     history: History,
     position: Position,
+    callbacks: Sequence[Callback] = (),
 ) -> None:
     """Write everything ``fit(..., resume=path)`` needs to continue bit-identically."""
     tensors = _network_tensors(network)
@@ -152,18 +157,38 @@ def save_checkpoint(
     for slot, arrays in state["state"].items():
         for index, array in enumerate(arrays):
             tensors[f"optimizer.{slot}.{index}"] = array
+    callback_states = [_callback_state(i, cb, tensors) for i, cb in enumerate(callbacks)]
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "kind": "checkpoint",
         "deltaprop_version": __version__,
         "architecture": architecture(network),
-        "optimizer": {"name": optimizer.name, "iterations": state["iterations"]},
+        "optimizer": {
+            "name": optimizer.name,
+            "iterations": state["iterations"],
+            "config": optimizer.config(),
+            "schedule": optimizer.schedule.name,
+        },
         "rng_state": network.rng.bit_generator.state,
         "history": history.to_dict(),
         "position": position.to_dict(),
+        "callbacks": callback_states,
     }
     _write(path, tensors, document)
+
+
+def _callback_state(index: int, callback: Callback, tensors: dict[str, np.ndarray]) -> dict:
+    """A callback's JSON state; its lists of arrays go into ``tensors`` under callback.<i>."""
+    values, arrays = {}, {}
+    for key, value in callback.state_dict().items():
+        if isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
+            arrays[key] = len(value)
+            for j, array in enumerate(value):
+                tensors[f"callback.{index}.{key}.{j}"] = array
+        else:
+            values[key] = value
+    return {"type": type(callback).__name__, "values": values, "arrays": arrays}
 
 
 def read_file(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
@@ -278,7 +303,7 @@ def load(path: str | Path) -> Network:
         path,
         network,
         tensors,
-        allow_extra="optimizer." if document.get("kind") == "checkpoint" else None,
+        allow_extra=CHECKPOINT_TENSORS if document.get("kind") == "checkpoint" else None,
     )
     if "history" in document:
         from .training import History
@@ -321,7 +346,7 @@ def _activation(layer: dict):
     return activation_from_config(layer["activation"], layer.get("activation_config", {}))
 
 
-def _assign(path, network: Network, tensors: dict, allow_extra: str | None) -> None:
+def _assign(path, network: Network, tensors: dict, allow_extra: tuple[str, ...] | None) -> None:
     """Copy the layer tensors into ``network`` after checking names, shapes and dtypes."""
     expected = {}
     for layer, names in zip(network.layers, torch_names(network)):
@@ -377,14 +402,21 @@ def load_checkpoint(
             f"{path} holds the state of optimizer {saved['name']!r} but {optimizer.name!r} was "
             f"given: resume with the same optimizer"
         )
-    _assign(path, network, tensors, allow_extra="optimizer.")
+    _assign(path, network, tensors, allow_extra=CHECKPOINT_TENSORS)
     slots = {}
-    for slot in optimizer.slots:
+    # Before its first update an optimizer has no state yet (interrupted before step 1).
+    for slot in optimizer.slots if saved["iterations"] else ():
         count = len(network.layers) * 2
         try:
             slots[slot] = [tensors[f"optimizer.{slot}.{i}"] for i in range(count)]
         except KeyError:
             raise ModelFileError(f"{path} lacks the optimizer state {slot!r}") from None
+    unused = sorted({n.split(".")[1] for n in tensors if n.startswith("optimizer.")} - set(slots))
+    if unused and saved["iterations"]:
+        raise ModelFileError(
+            f"{path} holds optimizer state {unused} that this {optimizer!r} does not use: "
+            "resume with the optimizer settings the checkpoint was written with"
+        )
     optimizer.load_state_dict({"iterations": saved["iterations"], "state": slots})
     try:
         network.rng.bit_generator.state = document["rng_state"]
@@ -393,6 +425,27 @@ def load_checkpoint(
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{path} has a malformed training state ({error!r})") from None
     return history, position
+
+
+def load_callback_states(path: str | Path, callbacks: Sequence[Callback]) -> None:
+    """Give each callback the state saved for the callback of the same type and position.
+
+    A callback with no saved counterpart keeps its fresh state.
+    """
+    document, tensors = read_file(path)
+    saved = document.get("callbacks", [])
+    for index, callback in enumerate(callbacks):
+        if index >= len(saved) or saved[index].get("type") != type(callback).__name__:
+            continue
+        try:
+            state = dict(saved[index]["values"])
+            for key, count in saved[index]["arrays"].items():
+                state[key] = [tensors[f"callback.{index}.{key}.{j}"] for j in range(count)]
+            callback.load_state_dict(state)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ModelFileError(
+                f"{path} has a malformed state for callback {index} ({error!r})"
+            ) from None
 
 
 def _describe(document: dict) -> str:

@@ -105,6 +105,17 @@ class Callback:
     def on_train_end(self, network: Network) -> None:
         """Called once after the last epoch, also when a callback stopped training."""
 
+    def state_dict(self) -> dict:
+        """What a checkpoint must keep for a resumed run to behave as an uninterrupted one.
+
+        Values are JSON-ready or lists of arrays; ``load_state_dict`` gets the same back after
+        ``on_train_begin`` of the resumed run.
+        """
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` returned."""
+
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
@@ -154,13 +165,34 @@ class EarlyStopping(Callback):
             for param, best in zip(network.parameters(), self.best_parameters):
                 param[...] = best
 
+    def state_dict(self):
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "stopped_epoch": self.stopped_epoch,
+            "best_parameters": self.best_parameters,
+        }
+
+    def load_state_dict(self, state):
+        self.best, self.best_epoch = float(state["best"]), int(state["best_epoch"])
+        self.stopped_epoch = state["stopped_epoch"]
+        best = state["best_parameters"]
+        self.best_parameters = None if best is None else [np.array(p) for p in best]
+
 
 @dataclass
 class Position:
-    """Where training stands: the next epoch and step, and the running sums of that epoch."""
+    """Where training stands: the next epoch and step, and the running sums of that epoch.
+
+    ``n_samples`` and ``batch_size`` are those the steps count in; ``stopped`` is set when a
+    callback ended training early, so that resuming does not train on.
+    """
 
     epoch: int = 0
     step: int = 0
+    n_samples: int = 0
+    batch_size: int = 0
+    stopped: bool = False
     epoch_rng_state: dict | None = None
     loss_sum: float = 0.0
     correct: float = 0.0
@@ -302,7 +334,8 @@ def fit(
     verbose : int
         0 silent, 1 a progress bar and a line per epoch, 2 a line per epoch (on stderr).
     checkpoint, checkpoint_every :
-        Write a checkpoint file every ``checkpoint_every`` epochs (and on interruption).
+        Write a checkpoint file every ``checkpoint_every`` epochs, after the last, when a
+        callback stops training and on interruption; it includes the callbacks' state.
     resume : path, optional
         Continue from a checkpoint: the result is bit-identical to an uninterrupted run.
     distributed : bool or mpi4py communicator, optional
@@ -322,7 +355,8 @@ def fit(
         When a loss or gradient becomes NaN or infinite; the parameters from before that step
         are kept.
     TrainingInterrupted
-        On SIGINT/SIGTERM, between two steps, after writing the checkpoint if one was asked for.
+        On SIGINT/SIGTERM, between two steps (also after the last one), after writing the
+        checkpoint if one was asked for.
     """
     team = team_for(distributed)
     with team.guard():
@@ -336,7 +370,7 @@ def _fit(
     network, X, y, epochs, batch_size, optimizer, validation_data, validation_split, shuffle,
     callbacks, verbose, checkpoint, checkpoint_every, resume, team,
 ) -> History:  # fmt: skip
-    from .io import load_checkpoint, save_checkpoint
+    from .io import load_callback_states, load_checkpoint, save_checkpoint
 
     epochs = check_positive("epochs", epochs, integer=True)
     batch_size = check_positive("batch_size", batch_size, integer=True)
@@ -354,25 +388,30 @@ def _fit(
     batch_size = min(batch_size, len(X))
     verbose, checkpoint = team.root_only(verbose, checkpoint)
 
-    history, position = History(), Position()
+    history, position = History(), Position(n_samples=len(X), batch_size=batch_size)
     if resume is not None:
         history, position = load_checkpoint(resume, network, optimizer)
+        _check_same_run(resume, position, len(X), batch_size)
+        position.n_samples, position.batch_size = len(X), batch_size  # older files lack them
     network.history = history
     run = _Run(network, optimizer, X, targets, validation, with_accuracy, batch_size, shuffle)
     run.team = team
     team.start(network, optimizer, X, targets, validation, batch_size, shuffle, verbose)
     for callback in callbacks:
         callback.on_train_begin(network)
+    if resume is not None and callbacks:
+        load_callback_states(resume, callbacks)
+
+    def save():
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, network, optimizer, history, position, callbacks)
+
     stop = team.stop_request()
     try:
         with stop.installed():
-            while position.epoch < epochs:
-                finished = run.epoch(position, stop, verbose, epochs)
-                if not finished:
-                    if position.step == 0:  # no step ran: resuming must draw this order again
-                        network.rng.bit_generator.state = position.epoch_rng_state
-                    if checkpoint is not None:
-                        save_checkpoint(checkpoint, network, optimizer, history, position)
+            while position.epoch < epochs and not position.stopped:
+                if not run.epoch(position, stop, verbose, epochs):
+                    save()
                     raise TrainingInterrupted(
                         f"training stopped by signal {stop.signal} at epoch {position.epoch + 1}, "
                         f"step {position.step}"
@@ -380,17 +419,34 @@ def _fit(
                 logs = run.finish_epoch(position, history, verbose, epochs)
                 stopping = any(cb.on_epoch_end(position.epoch, logs, network) for cb in callbacks)
                 stopping = team.agree(stopping, network)
-                position = Position(epoch=position.epoch + 1)
-                if checkpoint is not None and (
-                    position.epoch % checkpoint_every == 0 or position.epoch == epochs or stopping
-                ):
-                    save_checkpoint(checkpoint, network, optimizer, history, position)
-                if stopping:
-                    break
+                position = Position(
+                    epoch=position.epoch + 1,
+                    n_samples=len(X),
+                    batch_size=batch_size,
+                    stopped=stopping,
+                )
+                if position.epoch % checkpoint_every == 0 or position.epoch == epochs or stopping:
+                    save()
+            if stop.signal is not None:  # arrived after the last step: still honour it
+                save()
+                raise TrainingInterrupted(
+                    f"training stopped by signal {stop.signal} after epoch {position.epoch}"
+                )
     finally:
         for callback in callbacks:
             callback.on_train_end(network)
     return history
+
+
+def _check_same_run(path, position: Position, n_samples: int, batch_size: int) -> None:
+    """Refuse to resume on other data or batches: the saved step and order would not apply."""
+    saved = (position.n_samples, position.batch_size)
+    if saved != (0, 0) and saved != (n_samples, batch_size):
+        raise ValidationError(
+            f"{path} was written training on {saved[0]} samples in batches of {saved[1]}, but "
+            f"this run has {n_samples} samples in batches of {batch_size}: resume with the same "
+            "data, validation split and batch size"
+        )
 
 
 class _Run:
@@ -423,16 +479,16 @@ class _Run:
         """Run the remaining steps of ``position.epoch``; False if a stop was requested."""
         network, rng = self.network, self.network.rng
         n = len(self.X)
-        if position.step == 0:
+        self.epoch_started = time.perf_counter()
+        resuming = position.epoch_rng_state is not None
+        if not resuming:
             position.epoch_rng_state = rng.bit_generator.state
             position.grad_norm_sums = [0.0] * len(network.layers)
-            self.epoch_started = time.perf_counter()
-        else:  # resuming mid-epoch: redraw this epoch's order, then continue the generator
+        else:  # resuming inside an epoch: redraw its order, then continue the generator
             current = rng.bit_generator.state
             rng.bit_generator.state = position.epoch_rng_state
-            self.epoch_started = time.perf_counter()
         order = rng.permutation(n) if self.shuffle else np.arange(n)
-        if position.step:
+        if resuming:
             rng.bit_generator.state = current
         n_steps = math.ceil(n / self.batch_size)
         bar = _progress_bar(verbose, n_steps, position, epochs)

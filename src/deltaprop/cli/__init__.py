@@ -16,6 +16,10 @@ from ..errors import DeltapropError
 from ..version import __version__
 
 SUBCOMMANDS: list[str] = [  # module names under deltaprop.cli, in --help order
+    "train",
+    "evaluate",
+    "predict",
+    "gradcheck",
     "explain",
     "report",
     "export",
@@ -48,11 +52,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unknown_arguments(parser: argparse.ArgumentParser, unknown: list[str]) -> None:
+    """Exit 2 naming the first unknown argument and, for a misspelled flag, the closest one."""
+    from ..suggest import closest
+
+    flags = [flag for action in parser._actions for flag in action.option_strings]
+    first = unknown[0].split("=")[0]
+    hint = closest(first, flags) if first.startswith("-") else ""
+    parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+
+
 @abort_on_failure  # under mpiexec, a rank that fails must end the others, not leave them waiting
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        _unknown_arguments(getattr(args, "parser", parser), unknown)
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
         return 2
