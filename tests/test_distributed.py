@@ -248,3 +248,16 @@ def test_each_rank_draws_its_rows_of_the_single_process_mask(total, ranks, width
         # Every rank's generator moves on exactly as the single process's does.
         assert draw.generator.bit_generator.state == single.bit_generator.state
     np.testing.assert_array_equal(np.concatenate(rows), expected)
+
+
+def test_deltaprop_train_under_mpiexec_trains_once_and_writes_on_rank_0(tmp_path):
+    out = tmp_path / "model.safetensors"
+    command = [str(MPIEXEC), "-n", "2", sys.executable, "-m", "deltaprop", "train"]
+    command += ["--data", "digits", "--layers", "16", "--epochs", "1", "--out", str(out)]
+    job = subprocess.run(
+        command, env=environment(), capture_output=True, text=True, timeout=JOB_TIMEOUT
+    )
+    assert job.returncode == 0, job.stderr
+    assert "data-parallel training on 2 MPI ranks" in job.stderr
+    assert (job.stdout + job.stderr).count("test accuracy") == 1  # rank 0 alone reports
+    assert dp.load(out).sizes == [64, 16, 10]
