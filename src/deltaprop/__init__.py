@@ -19,6 +19,7 @@ from .errors import (
     ModelFileError,
     ValidationError,
 )
+from .explain import Explanation, explain
 from .gradcheck import GradcheckReport, gradcheck
 from .io import load
 from .layers import Dense
@@ -54,6 +55,7 @@ __all__ = [
     "Dense",
     "DivergenceError",
     "EarlyStopping",
+    "Explanation",
     "ExponentialDecay",
     "GradcheckReport",
     "History",
@@ -70,6 +72,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "evaluate",
+    "explain",
     "fit",
     "get_activation",
     "get_loss",

@@ -106,6 +106,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise ModelFileError(f"cannot write {path}: directory {directory} does not exist")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        # mkstemp makes the file private (0600); give it the mode open() would have given.
+        os.chmod(temporary, _file_mode(path))
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
@@ -119,6 +121,16 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         os.fsync(directory_handle)
     finally:
         os.close(directory_handle)
+
+
+def _file_mode(path: Path) -> int:
+    """The mode of the file being replaced, or 0666 less the umask for a new one."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def save(network: Network, path: str | Path) -> None:

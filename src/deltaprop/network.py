@@ -196,13 +196,21 @@ class Network:
             cache.inputs.append(a if mask is None else a * mask)
         return cache
 
-    def _backward(self, cache: ForwardCache, targets: np.ndarray) -> Gradients:
-        """Backward pass: one ``(∂L/∂W^l, ∂L/∂b^l)`` pair per layer, shapes of W^l and b^l."""
+    def _backward(
+        self, cache: ForwardCache, targets: np.ndarray, deltas: list[np.ndarray] | None = None
+    ) -> Gradients:
+        """Backward pass: one ``(∂L/∂W^l, ∂L/∂b^l)`` pair per layer, shapes of W^l and b^l.
+
+        When ``deltas`` is a list, each δ^l, shape ``(N, n_out^l)``, is put in it in the order
+        l = 1..L (``deltaprop.explain`` shows them).
+        """
         output = self.layers[-1].activation
         # δ^L = ∂L/∂a^L ⊙ σ'(z^L)   (fused to (P - Y)/N for softmax + cross-entropy)
         delta = self.loss.output_delta(cache.zs[-1], cache.output, targets, output)
         gradients: Gradients = []
         for index in range(len(self.layers) - 1, -1, -1):
+            if deltas is not None:
+                deltas.insert(0, delta)
             # ∂L/∂W^l = δ^l (a^(l-1))^T   and   ∂L/∂b^l = δ^l, summed over the batch
             gradients.append((delta.T @ cache.inputs[index], delta.sum(axis=0)))
             if index == 0:

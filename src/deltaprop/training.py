@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .activations import Sigmoid
+from .distributed import SOLO, team_for
 from .errors import DivergenceError, ValidationError
 from .optimizers import Optimizer, get_optimizer
 from .validation import (
@@ -33,6 +34,8 @@ from .validation import (
 )
 
 if TYPE_CHECKING:
+    from mpi4py.MPI import Comm
+
     from .network import Network
 
 GRAD_NORM_EVERY = 10  # steps between samples of the per-layer gradient norms
@@ -316,6 +319,7 @@ def fit(
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 1,
     resume: str | Path | None = None,
+    distributed: bool | Comm | None = None,
 ) -> History:
     """Train ``network`` on ``X (N, n_in)`` and ``y`` (labels ``(N,)`` or ``(N, n_out)``).
 
@@ -340,6 +344,11 @@ def fit(
         callback stops training and on interruption; it includes the callbacks' state.
     resume : path, optional
         Continue from a checkpoint: the result is bit-identical to an uninterrupted run.
+    distributed : bool or mpi4py communicator, optional
+        Data-parallel training over the MPI processes this program was started with (each
+        takes its share of every batch; the result is that of one process, see
+        ``deltaprop.distributed``). By default on when launched by ``mpiexec`` with several
+        processes; ``False`` trains alone in each process.
 
     Returns
     -------
@@ -357,6 +366,18 @@ def fit(
         On SIGINT/SIGTERM, between two steps (also after the last one), after writing the
         checkpoint if one was asked for.
     """
+    team = team_for(distributed)
+    with team.guard():
+        return _fit(
+            network, X, y, epochs, batch_size, optimizer, validation_data, validation_split,
+            shuffle, callbacks, verbose, checkpoint, checkpoint_every, resume, team,
+        )  # fmt: skip
+
+
+def _fit(
+    network, X, y, epochs, batch_size, optimizer, validation_data, validation_split, shuffle,
+    callbacks, verbose, checkpoint, checkpoint_every, resume, team,
+) -> History:  # fmt: skip
     from .io import load_callback_states, load_checkpoint, save_checkpoint
 
     epochs = check_positive("epochs", epochs, integer=True)
@@ -374,6 +395,7 @@ def fit(
     )
     optimizer = get_optimizer(optimizer)
     batch_size = min(batch_size, len(X))
+    verbose, checkpoint = team.root_only(verbose, checkpoint)
 
     history, position = History(), Position(n_samples=len(X), batch_size=batch_size)
     if resume is not None:
@@ -382,6 +404,8 @@ def fit(
         position.n_samples, position.batch_size = len(X), batch_size  # older files lack them
     network.history = history
     run = _Run(network, optimizer, X, targets, validation, with_accuracy, batch_size, shuffle)
+    run.team = team
+    team.start(network, optimizer, X, targets, validation, batch_size, shuffle, verbose)
     for callback in callbacks:
         callback.on_train_begin(network)
     if resume is not None and callbacks:
@@ -391,7 +415,7 @@ def fit(
         if checkpoint is not None:
             save_checkpoint(checkpoint, network, optimizer, history, position, callbacks)
 
-    stop = _StopRequest()
+    stop = team.stop_request()
     try:
         with stop.installed():
             while position.epoch < epochs and not position.stopped:
@@ -407,6 +431,7 @@ def fit(
                     )
                 logs = run.finish_epoch(position, history, verbose, epochs)
                 stopping = any(cb.on_epoch_end(position.epoch, logs, network) for cb in callbacks)
+                stopping = team.agree(stopping, network)
                 position = Position(
                     epoch=position.epoch + 1,
                     n_samples=len(X),
@@ -450,6 +475,8 @@ def _check_same_run(path, position: Position, n_samples: int, batch_size: int) -
 class _Run:
     """The state of one ``fit`` call that does not change between epochs."""
 
+    team = SOLO  # fit sets an MPI team when the training is distributed
+
     def __init__(self, network, optimizer, X, targets, validation, with_accuracy, batch, shuffle):
         self.network, self.optimizer = network, optimizer
         self.X, self.targets, self.validation = X, targets, validation
@@ -464,7 +491,7 @@ class _Run:
         for step, start in enumerate(range(0, n, self.batch_size)):
             if step < first_step:
                 continue
-            rows = order[start : start + self.batch_size]
+            rows = self.team.shard(order[start : start + self.batch_size])
             size = len(rows)
             # Gathering into a preallocated buffer avoids a copy of the whole data set per epoch.
             xb = np.take(self.X, rows, axis=0, out=self.x_batch[:size])
@@ -494,17 +521,22 @@ class _Run:
                 return False
             # Overflow is reported as a DivergenceError below, not as NumPy warnings.
             with np.errstate(over="ignore", invalid="ignore"):
-                loss, grads, output = network._backprop(xb, tb, rng if self.dropout else None)
+                loss, grads, output = self.team.backprop(
+                    network, xb, tb, rng if self.dropout else None
+                )
+            correct = (
+                accuracy(network, output, tb) * len(xb) if self.with_accuracy and len(xb) else 0
+            )
+            loss, grads, correct, size = self.team.reduce(loss, grads, correct, len(xb))
             self._check_finite(loss, grads, position.epoch, step)
             if step % GRAD_NORM_EVERY == 0:
                 for index, (weights_grad, _) in enumerate(grads):
                     position.grad_norm_sums[index] += float(np.linalg.norm(weights_grad))
                 position.grad_norm_count += 1
             self.optimizer.step(network.parameters(), [g for pair in grads for g in pair])
-            position.loss_sum += loss * len(xb)
-            if self.with_accuracy:
-                position.correct += accuracy(network, output, tb) * len(xb)
-            position.seen += len(xb)
+            position.loss_sum += loss * size
+            position.correct += correct
+            position.seen += size
             position.step = step + 1
             bar.update(position, self.epoch_started)
         bar.close()
@@ -537,8 +569,8 @@ class _Run:
         if self.with_accuracy:
             logs["accuracy"] = position.correct / position.seen
         if self.validation is not None:
-            result = _evaluate_prepared(
-                self.network, *self.validation, self.with_accuracy, batch_size=1024
+            result = self.team.evaluate(
+                _evaluate_prepared, self.network, *self.validation, self.with_accuracy, 1024
             )
             logs.update({f"val_{k}": v for k, v in result.items()})
         logs["lr"] = self.optimizer.current_lr

@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ..distributed import abort_on_failure
 from ..errors import DeltapropError
 from ..version import __version__
 
@@ -20,7 +21,10 @@ SUBCOMMANDS: list[str] = [  # module names under deltaprop.cli, in --help order
     "evaluate",
     "predict",
     "gradcheck",
+    "explain",
+    "report",
     "export",
+    "sweep",
 ]
 
 
@@ -59,6 +63,7 @@ def _unknown_arguments(parser: argparse.ArgumentParser, unknown: list[str]) -> N
     parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
 
 
+@abort_on_failure  # under mpiexec, a rank that fails must end the others, not leave them waiting
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..activations import ACTIVATIONS
+from ..distributed import add_distributed_option, is_root
 from ..errors import DeltapropError, ValidationError
 from ..losses import LOSSES
 from ..optimizers import OPTIMIZERS
@@ -133,6 +134,7 @@ def register(subparsers) -> None:
     parser.add_argument("--config", metavar="FILE.toml", help="read options from a TOML file")
     for option in OPTIONS:
         option.add_to(parser)
+    add_distributed_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -154,19 +156,23 @@ def run(args: argparse.Namespace) -> int:
         optimizer = build_optimizer(settings, len(x_train))
     except ValidationError as error:  # options that do not go together, e.g. loss and output
         raise UsageError(str(error)) from None
-    say = (lambda *a: None) if settings["quiet"] else (lambda *a: print(*a, file=sys.stderr))
+    root = is_root()  # under mpiexec, rank 0 alone prints and writes files
+    quiet = settings["quiet"] or not root
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
     say(describe(settings, network, optimizer, len(x_train)))
 
     started = time.perf_counter()
     try:
         # fit reports a NaN or infinite loss itself, as one DivergenceError: no numpy warnings
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            history = fit(network, x_train, y_train, settings, optimizer)
+            history = fit(network, x_train, y_train, settings, optimizer, args.distributed)
     except KeyboardInterrupt as stopped:  # TrainingInterrupted, or Ctrl-C before fit took over
         print(f"deltaprop train: {interrupted_message(stopped, settings)}", file=sys.stderr)
         return 130
     seconds = time.perf_counter() - started
 
+    if not root:
+        return 0
     test = network.evaluate(x_test, y_test)
     network.save(settings["out"])
     if plots is not None:
@@ -176,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def fit(network, x_train, y_train, settings: dict, optimizer):
+def fit(network, x_train, y_train, settings: dict, optimizer, distributed: bool | None):
     return network.fit(
         x_train,
         y_train,
@@ -189,6 +195,7 @@ def fit(network, x_train, y_train, settings: dict, optimizer):
         checkpoint=settings["checkpoint"],
         checkpoint_every=settings["checkpoint_every"],
         resume=settings["resume"],
+        distributed=distributed,
     )
 
 
@@ -313,10 +320,12 @@ def describe(settings: dict, network, optimizer, n_samples: int) -> str:
     sizes = "-".join(map(str, network.sizes))
     held_out = round(n_samples * settings["validation_split"])
     validation = f" ({held_out:,} held out for validation)" if held_out else ""
+    schedule = "" if settings["schedule"] == "constant" else f" ({settings['schedule']} decay)"
     return (
         f"training {sizes} ({network.n_parameters():,} parameters, {network.dtype.name}) on "
         f"{n_samples:,} samples of {settings['data']}{validation} with {optimizer.name} "
-        f"lr {optimizer.lr:g}, batch {settings['batch_size']}, {settings['epochs']} epochs"
+        f"lr {optimizer.lr:g}{schedule}, batch {settings['batch_size']}, "
+        f"{settings['epochs']} epochs"
     )
 
 
