@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 FORMAT = "deltaprop"
 FORMAT_VERSION = 1
 MAX_HEADER_BYTES = 16 * 1024 * 1024
+MAX_DIMENSIONS = 8  # deltaprop writes 1-D and 2-D tensors; more is a corrupt or foreign file
 SAFETENSORS_DTYPES = {"F32": np.float32, "F64": np.float64}
 CHECKPOINT_TENSORS = ("optimizer.", "callback.")  # prefixes of the tensors beside the layers'
 
@@ -296,17 +297,15 @@ def _is_int(value: object) -> bool:
     return type(value) is int  # JSON integers only: not bool, not 3.0
 
 
-MAX_DIMENSIONS = 8
-
-
 def _entry(path: Path, name: str, entry: object, body_size: int) -> tuple:
     """Check one header entry; return ``(dtype, shape, begin, end)`` within the body."""
+    name = f"{name!r:.80}"  # forged names and values can be long: keep messages short
     if not isinstance(entry, dict):
-        raise ModelFileError(f"{path}: tensor {name!r} has a malformed entry {entry!r:.80}")
+        raise ModelFileError(f"{path}: tensor {name} has a malformed entry {entry!r:.80}")
     found = entry.get("dtype")
     if not isinstance(found, str) or found not in SAFETENSORS_DTYPES:
         raise ModelFileError(
-            f"{path}: tensor {name!r} has an unsupported dtype {found!r}: deltaprop files "
+            f"{path}: tensor {name} has an unsupported dtype {found!r:.40}: deltaprop files "
             "hold F32 or F64 (float32 or float64) tensors"
         )
     dtype = np.dtype(SAFETENSORS_DTYPES[found]).newbyteorder("<")
@@ -320,17 +319,17 @@ def _entry(path: Path, name: str, entry: object, body_size: int) -> tuple:
         or not all(_is_int(n) for n in offsets)
     ):
         raise ModelFileError(
-            f"{path}: tensor {name!r} has a malformed entry (shape {shape!r}, data_offsets "
-            f"{offsets!r}): the file is corrupt"
+            f"{path}: tensor {name} has a malformed entry (shape {shape!r:.80}, data_offsets "
+            f"{offsets!r:.80}): the file is corrupt"
         )
     begin, end = offsets
     if not 0 <= begin <= end <= body_size or _nbytes(shape, dtype.itemsize, body_size) != (
         end - begin
     ):
         raise ModelFileError(
-            f"{path}: tensor {name!r} declares shape {tuple(shape)} but its bytes {begin}..{end} "
-            f"do not fit that shape or lie outside the file's {body_size} data bytes "
-            "(truncated or corrupt)"
+            f"{path}: tensor {name} declares shape {tuple(shape)!r:.120} but its bytes "
+            f"{begin}..{end} do not fit that shape or lie outside the file's {body_size} data "
+            "bytes (truncated or corrupt)"
         )
     return dtype, tuple(shape), begin, end
 
