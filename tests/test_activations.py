@@ -75,3 +75,20 @@ def test_names_are_forgiving_and_errors_suggest():
         dp.get_activation("rellu")
     with pytest.raises(dp.DeltapropTypeError, match="activation must be a name"):
         dp.get_activation(3)
+
+
+def test_gelu_is_exact_in_extended_precision_for_gradcheck():
+    from deltaprop.activations import _erf_extended
+
+    # erf to 21 digits (Abramowitz and Stegun, table 7.1, and higher-precision tables)
+    known = {
+        "0.5": "0.520499877813046537683",
+        "1": "0.842700792949714869341",
+        "2": "0.995322265018952734162",
+        "3": "0.999977909503001414558",
+    }
+    x = np.array([np.longdouble(k) for k in known])
+    exact = np.array([np.longdouble(v) for v in known.values()])
+    tolerance = 1e-17 if np.finfo(np.longdouble).eps < 1e-18 else 1e-15
+    assert np.abs(_erf_extended(x) - exact).max() < tolerance
+    np.testing.assert_array_equal(_erf_extended(-x), -_erf_extended(x))
