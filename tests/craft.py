@@ -49,7 +49,7 @@ def build(document: dict, tensors: dict[str, np.ndarray], rehash: bool = True) -
     With ``rehash`` the document's ``sha256`` is recomputed, so the file passes the hash check.
     """
     if rehash:
-        document = {**document, "sha256": content_hash(tensors)}
+        document = {**document, "sha256": content_hash(tensors, document)}
     header: dict = {"__metadata__": {"deltaprop": json.dumps(document)}}
     body = b""
     for name in sorted(tensors):

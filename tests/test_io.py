@@ -88,7 +88,7 @@ def test_a_failed_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
 def write_deltaprop_file(path, tensors, document, fix_hash=True):
     """A file laid out as deltaprop writes it, with whatever tensors and document we choose."""
     if fix_hash:
-        document = {**document, "sha256": io.content_hash(tensors)}
+        document = {**document, "sha256": io.content_hash(tensors, document)}
     path.write_bytes(safetensors_save(tensors, metadata={"deltaprop": json.dumps(document)}))
 
 
@@ -178,6 +178,13 @@ def test_tampered_tensor_bytes_are_detected(tmp_path):
 def test_tensor_replaced_without_updating_the_hash(tmp_path):
     document, tensors = saved_parts(tmp_path)
     tensors["0.weight"] = tensors["0.weight"] * 2
+    write_deltaprop_file(tmp_path / "bad.st", tensors, document, fix_hash=False)
+    refuse(tmp_path / "bad.st", "corrupt or was modified")
+
+
+def test_description_edited_without_updating_the_hash(tmp_path):
+    document, tensors = saved_parts(tmp_path)
+    document["architecture"]["layers"][0]["activation"] = "tanh"  # valid, but not what was saved
     write_deltaprop_file(tmp_path / "bad.st", tensors, document, fix_hash=False)
     refuse(tmp_path / "bad.st", "corrupt or was modified")
 

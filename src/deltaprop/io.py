@@ -2,9 +2,10 @@
 
 A model file holds each layer's weights and bias as named tensors and, in the safetensors
 metadata under the key ``"deltaprop"``, a JSON document with the architecture, loss, dtype,
-deltaprop version, file-format version and a SHA-256 of the tensors. Tensor names are those of
-the equivalent PyTorch ``nn.Sequential`` (``0.weight``, ``0.bias``, ``2.weight``, ... where each
-non-identity activation takes one index), so ``load_state_dict`` accepts the file as it is.
+deltaprop version, file-format version and a SHA-256 of the tensors and of that JSON. Tensor
+names are those of the equivalent PyTorch ``nn.Sequential`` (``0.weight``, ``0.bias``,
+``2.weight``, ... where each non-identity activation takes one index), so ``load_state_dict``
+accepts the file as it is.
 
 A checkpoint is the same file plus the optimizer's state tensors (``optimizer.<slot>.<i>``) and,
 in the JSON, the optimizer's step count, the random generator's state, the history, the
@@ -71,9 +72,13 @@ def architecture(network: Network) -> dict:
     }
 
 
-def content_hash(tensors: dict[str, np.ndarray]) -> str:
-    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
+def content_hash(tensors: dict[str, np.ndarray], document: dict | None = None) -> str:
+    """SHA-256 over the JSON document (without its ``sha256``, keys sorted) and every tensor's
+    name, dtype, shape and bytes, in name order: editing either part of a file is detected."""
     digest = hashlib.sha256()
+    if document is not None:
+        described = {key: value for key, value in document.items() if key != "sha256"}
+        digest.update(json.dumps(described, sort_keys=True).encode())
     for name in sorted(tensors):
         array = np.ascontiguousarray(tensors[name])
         digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
@@ -91,7 +96,7 @@ def _network_tensors(network: Network) -> dict[str, np.ndarray]:
 def _write(path: str | Path, tensors: dict[str, np.ndarray], document: dict) -> None:
     from safetensors.numpy import save
 
-    document = {**document, "sha256": content_hash(tensors)}
+    document = {**document, "sha256": content_hash(tensors, document)}
     data = save(
         {name: np.ascontiguousarray(a) for name, a in tensors.items()},
         metadata={FORMAT: json.dumps(document)},
@@ -219,10 +224,10 @@ def read_file(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     if len(body) != body_size:
         raise ModelFileError(f"{path} changed size while it was read: read it again")
     tensors = {name: _tensor(body, *entry) for name, entry in entries.items()}
-    if content_hash(tensors) != document.get("sha256"):
+    if content_hash(tensors, document) != document.get("sha256"):
         raise ModelFileError(
-            f"{path} is corrupt or was modified: its tensors do not match the SHA-256 recorded "
-            "when it was written"
+            f"{path} is corrupt or was modified: its tensors or description do not match the "
+            "SHA-256 recorded when it was written"
         )
     return document, tensors
 
