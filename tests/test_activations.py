@@ -92,3 +92,9 @@ def test_gelu_is_exact_in_extended_precision_for_gradcheck():
     tolerance = 1e-17 if np.finfo(np.longdouble).eps < 1e-18 else 1e-15
     assert np.abs(_erf_extended(x) - exact).max() < tolerance
     np.testing.assert_array_equal(_erf_extended(-x), -_erf_extended(x))
+
+
+@pytest.mark.parametrize("name", ["leaky_relu", "elu"])
+def test_alpha_must_be_finite(name):
+    with pytest.raises(dp.ValidationError, match="alpha must be a finite number"):
+        dp.ACTIVATIONS[name](alpha=float("nan"))

@@ -128,7 +128,7 @@ class LeakyReLU(Activation):
     name = "leaky_relu"
 
     def __init__(self, alpha: float = 0.01):
-        self.alpha = float(alpha)
+        self.alpha = _finite("alpha", alpha)
 
     def forward(self, z, out=None):
         return _store(np.where(z > 0, z, self.alpha * z), z, out)
@@ -146,7 +146,7 @@ class ELU(Activation):
     name = "elu"
 
     def __init__(self, alpha: float = 1.0):
-        self.alpha = float(alpha)
+        self.alpha = _finite("alpha", alpha)
 
     def forward(self, z, out=None):
         negative = self.alpha * np.expm1(np.minimum(z, 0))
@@ -223,6 +223,12 @@ def _erfc(x: np.ndarray) -> np.ndarray:
     except ImportError:  # pragma: no cover
         return np.vectorize(math.erfc, otypes=[np.float64])(x)
     return erfc(x)
+
+
+def _finite(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValidationError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def _store(values: np.ndarray, z: np.ndarray, out: np.ndarray | None) -> np.ndarray:
