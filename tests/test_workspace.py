@@ -180,11 +180,13 @@ def test_a_non_finite_loss_stops_training_with_the_parameters_kept():
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_a_non_finite_gradient_entry_is_divergence(bad):
+    network, X, y = make_problem("mse", "relu", "float32")
+    run = _Run(network, dp.SGD(), X, y, None, False, len(X), False)
     grads = [(np.ones((4, 3), np.float32), np.ones(4, np.float32)) for _ in range(2)]
-    _Run._check_finite(1.0, grads, 0, 0)
+    run._check_finite(1.0, grads, 0, 0)
     grads[1][0][2, 1] = bad
     with pytest.raises(dp.DivergenceError, match="gradient"):
-        _Run._check_finite(1.0, grads, 0, 0)
+        run._check_finite(1.0, grads, 0, 0)
 
 
 def test_training_allocates_nothing_that_grows_with_the_number_of_steps():

@@ -15,9 +15,11 @@ from .errors import (
     DeltapropError,
     DeltapropTypeError,
     DivergenceError,
+    MissingDependencyError,
     ModelFileError,
     ValidationError,
 )
+from .explain import Explanation, explain
 from .gradcheck import GradcheckReport, gradcheck
 from .io import load
 from .layers import Dense
@@ -53,11 +55,13 @@ __all__ = [
     "Dense",
     "DivergenceError",
     "EarlyStopping",
+    "Explanation",
     "ExponentialDecay",
     "GradcheckReport",
     "History",
     "InverseScaling",
     "Loss",
+    "MissingDependencyError",
     "ModelFileError",
     "Network",
     "Optimizer",
@@ -68,6 +72,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "evaluate",
+    "explain",
     "fit",
     "get_activation",
     "get_loss",

@@ -2,4 +2,6 @@
 
 from .cli import main
 
-raise SystemExit(main())
+# Guarded: worker processes started with "spawn" import this module again (deltaprop sweep).
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import DeltapropTypeError, ValidationError
 from .suggest import closest
+from .validation import construct
 
 
 class Activation:
@@ -137,7 +138,7 @@ class LeakyReLU(Activation):
     name = "leaky_relu"
 
     def __init__(self, alpha: float = 0.01):
-        self.alpha = float(alpha)
+        self.alpha = _finite("alpha", alpha)
 
     def forward(self, z, out=None):
         return _store(np.where(z > 0, z, self.alpha * z), z, out)
@@ -155,7 +156,7 @@ class ELU(Activation):
     name = "elu"
 
     def __init__(self, alpha: float = 1.0):
-        self.alpha = float(alpha)
+        self.alpha = _finite("alpha", alpha)
 
     def forward(self, z, out=None):
         negative = self.alpha * np.expm1(np.minimum(z, 0))
@@ -185,14 +186,59 @@ class GELU(Activation):
 
 
 def _normal_cdf(z: np.ndarray) -> np.ndarray:
-    """Φ(z) = ½(1 + erf(z/√2)), element-wise, without SciPy."""
-    return 0.5 * (1 + _erf(z / math.sqrt(2)))
+    """Φ(z) = ½(1 + erf(z/√2)), element-wise."""
+    scaled = z / math.sqrt(2)
+    if scaled.dtype.itemsize > 8:
+        return 0.5 * (1 + _erf_extended(scaled))
+    return 0.5 * (1 + _erf(scaled))
 
 
-try:  # SciPy's erf is vectorised; the standard library's is exact but one number at a time.
-    from scipy.special import erf as _erf
-except ImportError:  # pragma: no cover - SciPy comes with scikit-learn in the test environment
-    _erf = np.vectorize(math.erf, otypes=[np.float64])
+PI_DIGITS = "3.14159265358979323846264338327950288"
+
+
+def _erf_extended(x: np.ndarray) -> np.ndarray:
+    """erf in ``np.longdouble`` precision, for ``gradcheck``'s extended-precision copy.
+
+    For |x| < 2.5 the Taylor series 2/√π Σ (-1)^n x^(2n+1) / (n!(2n+1)), whose largest term
+    is about 16, so it keeps about 18 digits; beyond, 1 - erfc(|x|) with erfc < 4e-4 in float64,
+    whose error is then below 1e-19.
+    """
+    small = np.abs(x) < 2.5
+    t = np.where(small, x, 0).astype(x.dtype)
+    term, total = t.copy(), t.copy()
+    for n in range(1, 60):
+        term *= -t * t / n
+        total += term / (2 * n + 1)
+    # np.pi is a float64 constant: its 1e-16 error would undo the extra precision
+    series = total * (2 / np.sqrt(np.longdouble(PI_DIGITS)))
+    tail = np.sign(x) * (1 - _erfc(np.abs(x).astype(np.float64)).astype(x.dtype))
+    return np.where(small, series, tail)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf, element-wise: SciPy's vectorised one when installed, else the standard library's
+    (exact, one number at a time). Imported on first use so that ``import deltaprop`` stays
+    light."""
+    try:
+        from scipy.special import erf
+    except ImportError:  # pragma: no cover - SciPy comes with scikit-learn in the tests
+        return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype)
+    return erf(x)
+
+
+def _erfc(x: np.ndarray) -> np.ndarray:
+    """erfc in float64, SciPy's when installed (accurate in the tail), else 1 - erf."""
+    try:
+        from scipy.special import erfc
+    except ImportError:  # pragma: no cover
+        return np.vectorize(math.erfc, otypes=[np.float64])(x)
+    return erfc(x)
+
+
+def _finite(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValidationError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def _store(values: np.ndarray, z: np.ndarray, out: np.ndarray | None) -> np.ndarray:
@@ -276,4 +322,4 @@ def activation_from_config(name: str, config: dict) -> Activation:
     """Rebuild an activation from its name and ``config()`` (model files use this)."""
     if name not in ACTIVATIONS:
         raise ValidationError(f"unknown activation {name!r}{closest(name, ACTIVATIONS)}")
-    return ACTIVATIONS[name](**config)
+    return construct(f"activation {name!r}", ACTIVATIONS[name], config)

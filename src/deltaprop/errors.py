@@ -32,3 +32,7 @@ class ModelFileError(DeltapropError, ValueError):
 
 class DivergenceError(DeltapropError, FloatingPointError):
     """Training produced a NaN or infinite loss or gradient."""
+
+
+class MissingDependencyError(DeltapropError, ImportError):
+    """An optional package a feature needs (onnx, torch, ...) is not installed."""

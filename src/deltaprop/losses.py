@@ -21,6 +21,7 @@ import numpy as np
 from .activations import Activation, Sigmoid, Softmax
 from .errors import DeltapropTypeError, ValidationError
 from .suggest import closest
+from .validation import construct
 
 
 class Loss:
@@ -34,8 +35,12 @@ class Loss:
         Regression losses follow any activation (softmax too, through its full Jacobian).
         """
 
-    def value(self, z: np.ndarray, a: np.ndarray, targets: np.ndarray) -> float:
-        """Return the mean loss; ``z``, ``a``, ``targets`` have shape ``(N, n_out)``."""
+    def value(self, z: np.ndarray, a: np.ndarray, targets: np.ndarray) -> np.floating:
+        """Return the mean loss as a scalar of the arrays' dtype (``float(...)`` it to print).
+
+        ``z``, ``a`` and ``targets`` have shape ``(N, n_out)``. The scalar keeps the dtype so
+        that ``gradcheck`` can difference losses computed in extended precision.
+        """
         raise NotImplementedError
 
     def gradient(self, a: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -78,7 +83,7 @@ class MeanSquaredError(Loss):
     name = "mse"
 
     def value(self, z, a, targets):
-        return float(np.mean(np.square(a - targets)))
+        return np.mean(np.square(a - targets))
 
     def gradient(self, a, targets):
         grad = a - targets
@@ -92,7 +97,7 @@ class MeanAbsoluteError(Loss):
     name = "mae"
 
     def value(self, z, a, targets):
-        return float(np.mean(np.abs(a - targets)))
+        return np.mean(np.abs(a - targets))
 
     def gradient(self, a, targets):
         grad = np.sign(a - targets)
@@ -113,7 +118,7 @@ class Huber(Loss):
     def value(self, z, a, targets):
         d = np.abs(a - targets)
         quadratic = np.minimum(d, self.delta)
-        return float(np.mean(0.5 * quadratic * quadratic + self.delta * (d - quadratic)))
+        return np.mean(0.5 * quadratic * quadratic + self.delta * (d - quadratic))
 
     def gradient(self, a, targets):
         grad = np.clip(a - targets, -self.delta, self.delta)
@@ -141,7 +146,7 @@ class BinaryCrossEntropy(Loss):
 
     def value(self, z, a, targets):
         per_element = np.maximum(z, 0) - z * targets + np.log1p(np.exp(-np.abs(z)))
-        return float(np.mean(per_element))
+        return np.mean(per_element)
 
     def output_delta(self, z, a, targets, activation, out=None):
         # δ^L = (P - Y)/(N·n_out)
@@ -197,9 +202,10 @@ def _copy_into(out: np.ndarray, a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _mean(values: np.ndarray) -> float:
-    """The mean as a Python float (``np.mean`` costs a few µs of Python for a tiny array)."""
-    return float(np.add.reduce(values, axis=None)) / values.size
+def _mean(values: np.ndarray) -> np.floating:
+    """The mean, a scalar of ``values``' dtype, as ``np.mean`` computes it without its few µs
+    of Python (a training step calls this once)."""
+    return np.add.reduce(values, axis=None) / values.size
 
 
 LOSSES: dict[str, type[Loss]] = {
@@ -223,4 +229,4 @@ def get_loss(loss: str | Loss, **config) -> Loss:
         raise ValidationError(
             f"unknown loss {loss!r}{closest(key, LOSSES)}; choose one of {', '.join(LOSSES)}"
         )
-    return LOSSES[key](**config)
+    return construct(f"loss {key!r}", LOSSES[key], config)

@@ -203,19 +203,27 @@ class Network:
         return ForwardCache(inputs, work.zs, work.activations, masks)
 
     def _backward(
-        self, cache: ForwardCache, targets: np.ndarray, work: Workspace | None = None
+        self,
+        cache: ForwardCache,
+        targets: np.ndarray,
+        work: Workspace | None = None,
+        deltas: list[np.ndarray] | None = None,
     ) -> Gradients:
         """Backward pass: one ``(∂L/∂W^l, ∂L/∂b^l)`` pair per layer, shapes of W^l and b^l.
 
         The deltas and gradients are written into ``work``, a fresh ``Workspace`` by default.
+        When ``deltas`` is a list, each δ^l, shape ``(N, n_out^l)``, is put in it in the order
+        l = 1..L (``deltaprop.explain`` shows them).
         """
         work = work or Workspace(self.layers, len(cache.output), self.dtype)
-        layers, deltas, gradients = self.layers, work.deltas, work.gradients
+        layers, gradients = self.layers, work.gradients
         # δ^L = ∂L/∂a^L ⊙ σ'(z^L)   (fused to (P - Y)/N for softmax + cross-entropy)
         delta = self.loss.output_delta(
-            cache.zs[-1], cache.output, targets, layers[-1].activation, out=deltas[-1]
+            cache.zs[-1], cache.output, targets, layers[-1].activation, out=work.deltas[-1]
         )
         for index in range(len(layers) - 1, -1, -1):
+            if deltas is not None:
+                deltas.insert(0, delta)
             weights_grad, bias_grad = gradients[index]
             # ∂L/∂W^l = δ^l (a^(l-1))^T   and   ∂L/∂b^l = δ^l, summed over the batch
             np.matmul(delta.T, cache.inputs[index], out=weights_grad)
@@ -224,7 +232,7 @@ class Network:
                 break  # the input X needs no gradient
             # δ^(l-1) = ((W^l)^T δ^l) ⊙ σ'(z^(l-1))
             below = index - 1
-            grad_a = np.matmul(delta, layers[index].weights, out=deltas[below])
+            grad_a = np.matmul(delta, layers[index].weights, out=work.deltas[below])
             if cache.masks[below] is not None:
                 grad_a *= cache.masks[below]
             delta = layers[below].activation.backward(
@@ -246,11 +254,11 @@ class Network:
         """
         work = work or Workspace(self.layers, len(X), self.dtype)
         cache = self._forward(X, rng, work)
-        loss = self.loss.value(cache.zs[-1], cache.output, targets)
+        loss = float(self.loss.value(cache.zs[-1], cache.output, targets))
         return loss, self._backward(cache, targets, work), cache.output
 
-    def _backprop_loss(self, X: np.ndarray, targets: np.ndarray) -> float:
-        """Mean loss of checked inputs, forward pass only (finite differences use it)."""
+    def _backprop_loss(self, X: np.ndarray, targets: np.ndarray) -> np.floating:
+        """Mean loss of checked inputs, forward pass only, in the network's dtype."""
         cache = self._forward(X)
         return self.loss.value(cache.zs[-1], cache.output, targets)
 

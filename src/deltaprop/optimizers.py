@@ -18,7 +18,7 @@ import numpy as np
 from .errors import DeltapropTypeError, ValidationError
 from .schedules import Schedule, get_schedule
 from .suggest import closest
-from .validation import check_positive
+from .validation import check_positive, construct
 
 
 class Optimizer:
@@ -122,15 +122,20 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
 
+CLIP_EPSILON = 1e-6
+
+
 def clip_by_global_norm(grads: Sequence[np.ndarray], max_norm: float) -> float:
     """Scale ``grads`` in place so that their joint L2 norm is at most ``max_norm``.
 
-    Returns the norm before clipping.
+    As PyTorch's ``clip_grad_norm_``: the factor is ``max_norm / (norm + 1e-6)`` when that is
+    below 1 (the 1e-6 keeps the division finite). Returns the norm before clipping.
     """
     norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
-    if norm > max_norm:
+    factor = max_norm / (norm + CLIP_EPSILON)
+    if factor < 1:
         for grad in grads:
-            grad *= max_norm / norm
+            grad *= factor
     return norm
 
 
@@ -323,7 +328,7 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 def get_optimizer(optimizer: str | Optimizer | None, **config) -> Optimizer:
     """Return an optimizer for ``None`` (SGD), an instance, or a name plus its arguments."""
     if optimizer is None:
-        return SGD(**config)
+        return construct("optimizer 'sgd'", SGD, config)
     if isinstance(optimizer, Optimizer):
         return optimizer
     if not isinstance(optimizer, str):
@@ -339,4 +344,4 @@ def get_optimizer(optimizer: str | Optimizer | None, **config) -> Optimizer:
             f"unknown optimizer {optimizer!r}{closest(key, OPTIMIZERS)}; "
             f"choose one of {', '.join(OPTIMIZERS)}, momentum, nesterov"
         )
-    return OPTIMIZERS[key](**config)
+    return construct(f"optimizer {key!r}", OPTIMIZERS[key], config)

@@ -11,7 +11,7 @@ import math
 
 from .errors import ValidationError
 from .suggest import closest
-from .validation import check_positive
+from .validation import check_positive, construct
 
 
 class Schedule:
@@ -109,4 +109,4 @@ def get_schedule(schedule: str | Schedule | None, **config) -> Schedule:
             f"unknown schedule {schedule!r}{closest(str(schedule), SCHEDULES)}; "
             f"choose one of {', '.join(SCHEDULES)}"
         )
-    return SCHEDULES[schedule](**config)
+    return construct(f"schedule {schedule!r}", SCHEDULES[schedule], config)

@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .activations import Sigmoid
+from .distributed import SOLO, team_for
 from .errors import DivergenceError, ValidationError
 from .optimizers import Optimizer, get_optimizer
 from .validation import (
     all_finite,
+    check_callbacks,
     check_fraction,
     check_inputs,
     check_positive,
@@ -34,6 +36,8 @@ from .validation import (
 from .workspace import Workspace
 
 if TYPE_CHECKING:
+    from mpi4py.MPI import Comm
+
     from .network import Network
 
 GRAD_NORM_EVERY = 10  # steps between samples of the per-layer gradient norms
@@ -109,6 +113,17 @@ class Callback:
     def on_train_end(self, network: Network) -> None:
         """Called once after the last epoch, also when a callback stopped training."""
 
+    def state_dict(self) -> dict:
+        """What a checkpoint must keep for a resumed run to behave as an uninterrupted one.
+
+        Values are JSON-ready or lists of arrays; ``load_state_dict`` gets the same back after
+        ``on_train_begin`` of the resumed run.
+        """
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` returned."""
+
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
@@ -158,13 +173,34 @@ class EarlyStopping(Callback):
             for param, best in zip(network.parameters(), self.best_parameters):
                 param[...] = best
 
+    def state_dict(self):
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "stopped_epoch": self.stopped_epoch,
+            "best_parameters": self.best_parameters,
+        }
+
+    def load_state_dict(self, state):
+        self.best, self.best_epoch = float(state["best"]), int(state["best_epoch"])
+        self.stopped_epoch = state["stopped_epoch"]
+        best = state["best_parameters"]
+        self.best_parameters = None if best is None else [np.array(p) for p in best]
+
 
 @dataclass
 class Position:
-    """Where training stands: the next epoch and step, and the running sums of that epoch."""
+    """Where training stands: the next epoch and step, and the running sums of that epoch.
+
+    ``n_samples`` and ``batch_size`` are those the steps count in; ``stopped`` is set when a
+    callback ended training early, so that resuming does not train on.
+    """
 
     epoch: int = 0
     step: int = 0
+    n_samples: int = 0
+    batch_size: int = 0
+    stopped: bool = False
     epoch_rng_state: dict | None = None
     loss_sum: float = 0.0
     correct: float = 0.0
@@ -182,7 +218,7 @@ def accuracy(network: Network, output: np.ndarray, targets: np.ndarray) -> float
     ``targets`` are labels ``(N,)`` or rows ``(N, n_out)`` (one-hot, or 0/1 per sigmoid unit).
     """
     if targets.ndim == 1:
-        return np.count_nonzero(output.argmax(axis=1) == targets) / len(targets)
+        return int(np.count_nonzero(output.argmax(axis=1) == targets)) / len(targets)
     if isinstance(network.layers[-1].activation, Sigmoid) and network.is_classifier:
         return float(np.mean((output >= 0.5) == (targets >= 0.5)))
     return float(np.mean(output.argmax(axis=1) == targets.argmax(axis=1)))
@@ -199,7 +235,7 @@ def _evaluate_prepared(
     for start in range(0, len(X), batch_size):
         xb, tb = X[start : start + batch_size], targets[start : start + batch_size]
         cache = network._forward(xb)
-        loss_sum += network.loss.value(cache.zs[-1], cache.output, tb) * len(xb)
+        loss_sum += float(network.loss.value(cache.zs[-1], cache.output, tb)) * len(xb)
         if with_accuracy:
             correct += accuracy(network, cache.output, tb) * len(xb)
     result = {"loss": loss_sum / len(X)}
@@ -285,6 +321,7 @@ def fit(
     checkpoint: str | Path | None = None,
     checkpoint_every: int = 1,
     resume: str | Path | None = None,
+    distributed: bool | Comm | None = None,
 ) -> History:
     """Train ``network`` on ``X (N, n_in)`` and ``y`` (labels ``(N,)`` or ``(N, n_out)``).
 
@@ -305,9 +342,15 @@ def fit(
     verbose : int
         0 silent, 1 a progress bar and a line per epoch, 2 a line per epoch (on stderr).
     checkpoint, checkpoint_every :
-        Write a checkpoint file every ``checkpoint_every`` epochs (and on interruption).
+        Write a checkpoint file every ``checkpoint_every`` epochs, after the last, when a
+        callback stops training and on interruption; it includes the callbacks' state.
     resume : path, optional
         Continue from a checkpoint: the result is bit-identical to an uninterrupted run.
+    distributed : bool or mpi4py communicator, optional
+        Data-parallel training over the MPI processes this program was started with (each
+        takes its share of every batch; the result is that of one process, see
+        ``deltaprop.distributed``). By default on when launched by ``mpiexec`` with several
+        processes; ``False`` trains alone in each process.
 
     Returns
     -------
@@ -318,11 +361,26 @@ def fit(
     ------
     DivergenceError
         When a loss or gradient becomes NaN or infinite; the parameters from before that step
-        are kept.
+        are kept in memory. The checkpoint file is left as the last epoch boundary wrote it:
+        the kept parameters give that non-finite loss by construction, so that earlier
+        checkpoint is the one to resume from, with a lower learning rate.
     TrainingInterrupted
-        On SIGINT/SIGTERM, between two steps, after writing the checkpoint if one was asked for.
+        On SIGINT/SIGTERM, between two steps (also after the last one), after writing the
+        checkpoint if one was asked for.
     """
-    from .io import load_checkpoint, save_checkpoint
+    team = team_for(distributed)
+    with team.guard():
+        return _fit(
+            network, X, y, epochs, batch_size, optimizer, validation_data, validation_split,
+            shuffle, callbacks, verbose, checkpoint, checkpoint_every, resume, team,
+        )  # fmt: skip
+
+
+def _fit(
+    network, X, y, epochs, batch_size, optimizer, validation_data, validation_split, shuffle,
+    callbacks, verbose, checkpoint, checkpoint_every, resume, team,
+) -> History:  # fmt: skip
+    from .io import load_callback_states, load_checkpoint, save_checkpoint
 
     epochs = check_positive("epochs", epochs, integer=True)
     batch_size = check_positive("batch_size", batch_size, integer=True)
@@ -330,6 +388,7 @@ def fit(
     validation_split = check_fraction("validation_split", validation_split)
     if verbose not in (0, 1, 2, False, True):
         raise ValidationError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+    callbacks = check_callbacks(callbacks)
     X = check_inputs(X, network.n_in, network.dtype)
     targets = check_targets(y, len(X), network.n_out, network.loss, network.dtype)
     with_accuracy = _wants_accuracy(network, y)
@@ -338,43 +397,87 @@ def fit(
     )
     optimizer = get_optimizer(optimizer)
     batch_size = min(batch_size, len(X))
+    verbose, checkpoint = team.root_only(verbose, checkpoint)
 
-    history, position = History(), Position()
+    history, position = History(), Position(n_samples=len(X), batch_size=batch_size)
     if resume is not None:
         history, position = load_checkpoint(resume, network, optimizer)
+        _check_same_run(resume, position, len(X), batch_size)
+        position.n_samples, position.batch_size = len(X), batch_size  # older files lack them
     network.history = history
     run = _Run(network, optimizer, X, targets, validation, with_accuracy, batch_size, shuffle)
+    run.team = team
+    team.start(network, optimizer, X, targets, validation, batch_size, shuffle, verbose)
     for callback in callbacks:
         callback.on_train_begin(network)
-    stop = _StopRequest()
+    if resume is not None and callbacks:
+        load_callback_states(resume, callbacks)
+
+    def save():
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, network, optimizer, history, position, callbacks)
+
+    stop = team.stop_request()
     try:
         with stop.installed():
-            while position.epoch < epochs:
-                finished = run.epoch(position, stop, verbose, epochs)
+            while position.epoch < epochs and not position.stopped:
+                try:
+                    finished = run.epoch(position, stop, verbose, epochs)
+                except DivergenceError as error:
+                    _diverged(error, checkpoint)
                 if not finished:
-                    if checkpoint is not None:
-                        save_checkpoint(checkpoint, network, optimizer, history, position)
+                    save()
                     raise TrainingInterrupted(
                         f"training stopped by signal {stop.signal} at epoch {position.epoch + 1}, "
                         f"step {position.step}"
                     )
                 logs = run.finish_epoch(position, history, verbose, epochs)
                 stopping = any(cb.on_epoch_end(position.epoch, logs, network) for cb in callbacks)
-                position = Position(epoch=position.epoch + 1)
-                if checkpoint is not None and (
-                    position.epoch % checkpoint_every == 0 or position.epoch == epochs or stopping
-                ):
-                    save_checkpoint(checkpoint, network, optimizer, history, position)
-                if stopping:
-                    break
+                stopping = team.agree(stopping, network)
+                position = Position(
+                    epoch=position.epoch + 1,
+                    n_samples=len(X),
+                    batch_size=batch_size,
+                    stopped=stopping,
+                )
+                if position.epoch % checkpoint_every == 0 or position.epoch == epochs or stopping:
+                    save()
+            if stop.signal is not None:  # arrived after the last step: still honour it
+                save()
+                raise TrainingInterrupted(
+                    f"training stopped by signal {stop.signal} after epoch {position.epoch}"
+                )
     finally:
         for callback in callbacks:
             callback.on_train_end(network)
     return history
 
 
+def _diverged(error: DivergenceError, checkpoint) -> None:
+    """Re-raise ``error``, naming the untouched checkpoint to resume from if there is one."""
+    if checkpoint is None or not Path(checkpoint).exists():
+        raise error
+    raise DivergenceError(
+        f"{error}; the last checkpoint {checkpoint} is untouched: resume from it with a lower "
+        "learning rate"
+    ) from None
+
+
+def _check_same_run(path, position: Position, n_samples: int, batch_size: int) -> None:
+    """Refuse to resume on other data or batches: the saved step and order would not apply."""
+    saved = (position.n_samples, position.batch_size)
+    if saved != (0, 0) and saved != (n_samples, batch_size):
+        raise ValidationError(
+            f"{path} was written training on {saved[0]} samples in batches of {saved[1]}, but "
+            f"this run has {n_samples} samples in batches of {batch_size}: resume with the same "
+            "data, validation split and batch size"
+        )
+
+
 class _Run:
     """The state of one ``fit`` call that does not change between epochs."""
+
+    team = SOLO  # fit sets an MPI team when the training is distributed
 
     def __init__(self, network, optimizer, X, targets, validation, with_accuracy, batch, shuffle):
         self.network, self.optimizer = network, optimizer
@@ -398,7 +501,7 @@ class _Run:
         for step, start in enumerate(range(0, n, self.batch_size)):
             if step < first_step:
                 continue
-            rows = order[start : start + self.batch_size]
+            rows = self.team.shard(order[start : start + self.batch_size])
             size = len(rows)
             # Gathering into a preallocated buffer avoids a copy of the whole data set per epoch;
             # mode="clip" (the rows are valid) lets np.take write into it without a temporary.
@@ -410,16 +513,16 @@ class _Run:
         """Run the remaining steps of ``position.epoch``; False if a stop was requested."""
         network, rng = self.network, self.network.rng
         n = len(self.X)
-        if position.step == 0:
+        self.epoch_started = time.perf_counter()
+        resuming = position.epoch_rng_state is not None
+        if not resuming:
             position.epoch_rng_state = rng.bit_generator.state
             position.grad_norm_sums = [0.0] * len(network.layers)
-            self.epoch_started = time.perf_counter()
-        else:  # resuming mid-epoch: redraw this epoch's order, then continue the generator
+        else:  # resuming inside an epoch: redraw its order, then continue the generator
             current = rng.bit_generator.state
             rng.bit_generator.state = position.epoch_rng_state
-            self.epoch_started = time.perf_counter()
         order = rng.permutation(n) if self.shuffle else np.arange(n)
-        if position.step:
+        if resuming:
             rng.bit_generator.state = current
         n_steps = math.ceil(n / self.batch_size)
         bar = _progress_bar(verbose, n_steps, position, epochs)
@@ -427,42 +530,58 @@ class _Run:
             if stop.signal is not None:
                 bar.close()
                 return False
-            loss, grads, output = network._backprop(
-                xb, tb, rng if self.dropout else None, self.workspace(len(xb))
+            # Overflow is reported as a DivergenceError below, not as NumPy warnings.
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss, grads, output = self.team.backprop(
+                    network, xb, tb, rng if self.dropout else None, self.workspace(len(xb))
+                )
+            correct = (
+                accuracy(network, output, tb) * len(xb) if self.with_accuracy and len(xb) else 0
             )
+            loss, grads, correct, size = self.team.reduce(loss, grads, correct, len(xb))
             self._check_finite(loss, grads, position.epoch, step)
             if step % GRAD_NORM_EVERY == 0:
                 for index, (weights_grad, _) in enumerate(grads):
                     position.grad_norm_sums[index] += float(np.linalg.norm(weights_grad))
                 position.grad_norm_count += 1
             self.optimizer.step(network.parameters(), [g for pair in grads for g in pair])
-            position.loss_sum += loss * len(xb)
-            if self.with_accuracy:
-                position.correct += accuracy(network, output, tb) * len(xb)
-            position.seen += len(xb)
+            position.loss_sum += loss * size
+            position.correct += correct
+            position.seen += size
             position.step = step + 1
             bar.update(position, self.epoch_started)
         bar.close()
         return True
 
-    @staticmethod
-    def _check_finite(loss: float, grads, epoch: int, step: int) -> None:
+    def _check_finite(self, loss: float, grads, epoch: int, step: int) -> None:
         finite = math.isfinite(loss) and all(all_finite(g) for pair in grads for g in pair)
-        if not finite:
-            what = "loss" if not math.isfinite(loss) else "gradient"
+        if finite:
+            return
+        if not all(np.isfinite(p).all() for p in self.network.parameters()):
+            # Only an update larger than the float range gets here: loss and gradient were
+            # finite at the step before, so there are no finite parameters left to keep.
+            optimizer = self.optimizer
+            lr = optimizer.schedule(optimizer.lr, max(optimizer.iterations - 1, 0))
             raise DivergenceError(
-                f"training diverged: the {what} became NaN or infinite at epoch {epoch + 1}, "
-                f"step {step + 1}; the parameters from before this step are kept. Lower the "
-                "learning rate or clip gradients (clip_norm=1.0)"
+                f"training diverged: the update before epoch {epoch + 1}, step {step + 1} "
+                f"overflowed the parameters to infinity (learning rate {lr:g}); "
+                "the network is unusable. Lower the learning "
+                "rate by orders of magnitude or clip gradients (clip_norm=1.0)"
             )
+        what = "loss" if not math.isfinite(loss) else "gradient"
+        raise DivergenceError(
+            f"training diverged: the {what} became NaN or infinite at epoch {epoch + 1}, "
+            f"step {step + 1}; the parameters from before this step are kept. Lower the "
+            "learning rate or clip gradients (clip_norm=1.0)"
+        )
 
     def finish_epoch(self, position, history, verbose, epochs) -> dict[str, float]:
         logs = {"loss": position.loss_sum / position.seen}
         if self.with_accuracy:
             logs["accuracy"] = position.correct / position.seen
         if self.validation is not None:
-            result = _evaluate_prepared(
-                self.network, *self.validation, self.with_accuracy, batch_size=1024
+            result = self.team.evaluate(
+                _evaluate_prepared, self.network, *self.validation, self.with_accuracy, 1024
             )
             logs.update({f"val_{k}": v for k, v in result.items()})
         logs["lr"] = self.optimizer.current_lr

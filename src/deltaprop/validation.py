@@ -7,7 +7,9 @@ what was expected, what was found and the fix.
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,7 +22,7 @@ def check_dtype(dtype: object) -> np.dtype:
     """Return ``np.dtype("float32")`` or ``np.dtype("float64")``; refuse anything else."""
     try:
         resolved = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError):
         resolved = None
     if resolved is None or resolved.name not in DTYPES:
         raise DeltapropTypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
@@ -36,8 +38,11 @@ def check_seed(seed: object) -> int:
 def _numeric(name: str, values: object) -> np.ndarray:
     try:
         array = np.asarray(values)
-    except (TypeError, ValueError) as error:
-        raise DeltapropTypeError(f"{name} must be a numeric array: {error}") from None
+    except (TypeError, ValueError):
+        raise DeltapropTypeError(
+            f"{name} must be a rectangular numeric array, got rows of different lengths or "
+            f"mixed types: give every row of {name} the same number of numbers"
+        ) from None
     if array.dtype.kind not in "biuf":
         raise DeltapropTypeError(
             f"{name} must be numeric, got dtype {array.dtype}: convert it with "
@@ -69,10 +74,21 @@ def check_inputs(X: object, n_in: int, dtype: np.dtype) -> np.ndarray:
         )
     if array.shape[0] == 0:
         raise ValidationError("X is empty (0 samples): pass at least one sample")
-    array = np.ascontiguousarray(array, dtype=dtype)
-    if not all_finite(array):
-        raise ValidationError("X contains NaN or infinite values: remove or impute them")
-    return array
+    return _finite_cast("X", array, dtype, fix="remove or impute them")
+
+
+def _finite_cast(name: str, array: np.ndarray, dtype: np.dtype, fix: str) -> np.ndarray:
+    """``array`` as C-contiguous ``dtype``; refuses NaN/Inf and values beyond ``dtype``'s range."""
+    if array.dtype.kind == "f" and not all_finite(array):
+        raise ValidationError(f"{name} contains NaN or infinite values: {fix}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = np.ascontiguousarray(array, dtype=dtype)
+    if cast is not array and not all_finite(cast):
+        raise ValidationError(
+            f"{name} holds values beyond the range of {np.dtype(dtype).name} "
+            f"(±{np.finfo(dtype).max:.3g}): rescale {name} or use dtype='float64'"
+        )
+    return cast
 
 
 def all_finite(array: np.ndarray) -> bool:
@@ -94,48 +110,62 @@ def check_targets(y: object, n_samples: int, n_out: int, loss: object, dtype: np
     """
     array = _numeric("y", y)
     if array.ndim == 0 or array.ndim > 2:
-        raise ValidationError(f"y must have shape (N,) or (N, {n_out}), got {array.shape}")
+        raise ValidationError(
+            f"y must have shape (N,) (class labels) or (N, {n_out}) (one row per sample), "
+            f"got shape {array.shape}"
+        )
     if len(array) != n_samples:
         raise ValidationError(
             f"X has {n_samples} samples but y has {len(array)}: they must have the same length"
         )
-    if array.ndim == 2 and array.shape[1] == 1 and n_out == 1:
-        array = array[:, 0]
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise ValidationError("y contains NaN or infinite values: remove those samples")
     name = getattr(loss, "name", "")
     if array.ndim == 1 and (n_out > 1 or name in ("cross_entropy", "binary_cross_entropy")):
-        labels = check_labels(array, n_classes=max(n_out, 2))
+        labels = check_labels(array, n_classes=max(n_out, 2), single_output=n_out == 1)
         if name == "cross_entropy":
             return labels
         if n_out == 1:
             return labels.astype(dtype)[:, None]
         return np.eye(n_out, dtype=dtype)[labels]
     if array.ndim == 1:
-        return np.ascontiguousarray(array, dtype=dtype)[:, None]
+        array = array[:, None]
     if array.shape[1] != n_out:
+        hint = ": for class labels pass y.ravel(), shape (N,)" if array.shape[1] == 1 else ""
         raise ValidationError(
             f"y has {array.shape[1]} columns but the output layer has {n_out} units: "
-            f"give y shape (N, {n_out}) (one-hot rows) or class labels of shape (N,)"
+            f"give y shape (N, {n_out}) (one-hot rows) or class labels of shape (N,){hint}"
         )
     if name == "binary_cross_entropy" and ((array < 0) | (array > 1)).any():
-        raise ValidationError("binary_cross_entropy targets must lie in [0, 1]")
-    return np.ascontiguousarray(array, dtype=dtype)
+        raise ValidationError(
+            f"binary_cross_entropy targets must lie in [0, 1], got values from {array.min()} "
+            f"to {array.max()}: use 0/1 labels or probabilities"
+        )
+    return _finite_cast("y", array, dtype, fix="remove those samples")
 
 
-def check_labels(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Return integer class labels ``(N,)`` as int64, all in ``0..n_classes-1``."""
+def check_labels(labels: np.ndarray, n_classes: int, single_output: bool = False) -> np.ndarray:
+    """Return integer class labels ``(N,)`` as int64, all in ``0..n_classes-1``.
+
+    ``single_output`` says the network has one sigmoid unit (labels 0 or 1), for the message.
+    """
+    layer = "one sigmoid output" if single_output else f"{n_classes} classes"
     if labels.dtype.kind == "f" and not np.array_equal(labels, np.round(labels)):
         raise ValidationError(
             "y holds non-integer values but the network is a classifier: class labels must "
             "be integers 0..n_classes-1 (use a regression loss such as 'mse' for real targets)"
+        )
+    if labels.dtype.kind == "u" and labels.max() > np.iinfo(np.int64).max:
+        raise ValidationError(
+            f"y has labels up to {labels.max()} but the output layer has {layer}: "
+            f"labels must be 0..{n_classes - 1}"
         )
     labels = labels.astype(np.int64)
     low, high = int(labels.min()), int(labels.max())
     if low < 0 or high >= n_classes:
         fix = "; subtract 1" if low >= 1 and high == n_classes else ""
         raise ValidationError(
-            f"y has labels {low}..{high} but the output layer has {n_classes} classes: labels "
+            f"y has labels {low}..{high} but the output layer has {layer}: labels "
             f"must be 0..{n_classes - 1}{fix}"
         )
     return labels
@@ -144,11 +174,11 @@ def check_labels(labels: np.ndarray, n_classes: int) -> np.ndarray:
 def check_positive(name: str, value: object, integer: bool = False) -> float | int:
     """Return ``value`` if it is a finite number > 0 (an int when ``integer``)."""
     kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    expected = "a positive integer" if integer else "a finite number > 0"
     if isinstance(value, bool) or not isinstance(value, kinds):
-        expected = "a positive integer" if integer else "a positive number"
         raise ValidationError(f"{name} must be {expected}, got {value!r}")
     if not (math.isfinite(value) and value > 0):
-        raise ValidationError(f"{name} must be > 0 and finite, got {value!r}")
+        raise ValidationError(f"{name} must be {expected}, got {value!r}")
     return int(value) if integer else float(value)
 
 
@@ -157,3 +187,39 @@ def check_fraction(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ValidationError(f"{name} must be a number in [0, 1), got {value!r}")
     return float(value)
+
+
+def check_callbacks(callbacks: object) -> list:
+    """Return ``callbacks`` as a list after checking each has the ``Callback`` methods."""
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, Sequence) or isinstance(callbacks, str):
+        callbacks = [callbacks]
+    for index, callback in enumerate(callbacks):
+        hooks = ("on_train_begin", "on_epoch_end", "on_train_end")
+        if not all(callable(getattr(callback, hook, None)) for hook in hooks):
+            raise DeltapropTypeError(
+                f"callbacks[{index}] must be a deltaprop.Callback (with on_train_begin, "
+                f"on_epoch_end, on_train_end), got {type(callback).__name__}: subclass Callback"
+            )
+    return list(callbacks)
+
+
+def construct(kind: str, cls: type, config: dict) -> object:
+    """Return ``cls(**config)``, turning an unknown or missing argument into a clear error.
+
+    ``kind`` names what is built (``"optimizer 'adam'"``) for the message.
+    """
+    if not isinstance(config, dict):
+        raise DeltapropTypeError(
+            f"{kind} takes its arguments as a dict of names to values, got {type(config).__name__}"
+        )
+    signature = inspect.signature(cls)
+    try:
+        signature.bind(**config)
+    except TypeError as error:
+        accepted = [name for name in signature.parameters if name not in ("self",)]
+        raise DeltapropTypeError(
+            f"{kind} {error}: it accepts {', '.join(accepted) or 'no arguments'}"
+        ) from None
+    return cls(**config)

@@ -1,8 +1,9 @@
 """The ``deltaprop`` command: a thin layer over the Python API, one module per subcommand.
 
 Each subcommand module has ``register(subparsers)``, which adds its parser and sets
-``run=function(args) -> int``. Exit status: 0 success, 1 a runtime error (one line on stderr),
-2 bad usage (argparse's convention), 130 interrupted. ``--debug`` shows tracebacks.
+``run=function(args) -> int``. Exit status: 0 success, 1 a runtime error (one line on stderr,
+also for an unexpected exception), 2 bad usage (argparse's convention), 130 interrupted.
+``--debug`` shows tracebacks.
 """
 
 from __future__ import annotations
@@ -11,10 +12,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ..distributed import abort_on_failure
 from ..errors import DeltapropError
 from ..version import __version__
 
-SUBCOMMANDS: list[str] = []  # module names under deltaprop.cli, in --help order
+SUBCOMMANDS: list[str] = [  # module names under deltaprop.cli, in --help order
+    "train",
+    "evaluate",
+    "predict",
+    "gradcheck",
+    "explain",
+    "report",
+    "export",
+    "sweep",
+]
 
 
 class UsageError(DeltapropError):
@@ -42,10 +53,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unknown_arguments(parser: argparse.ArgumentParser, unknown: list[str]) -> None:
+    """Exit 2 naming the first unknown argument and, for a misspelled flag, the closest one."""
+    from ..suggest import closest
+
+    flags = [flag for action in parser._actions for flag in action.option_strings]
+    first = unknown[0].split("=")[0]
+    hint = closest(first, flags) if first.startswith("-") else ""
+    parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+
+
+@abort_on_failure  # under mpiexec, a rank that fails must end the others, not leave them waiting
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        _unknown_arguments(getattr(args, "parser", parser), unknown)
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
         return 2
@@ -66,4 +90,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"deltaprop {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        if args.debug:
+            raise
+        print(
+            f"deltaprop {args.command}: error: out of memory: use a smaller --batch-size, "
+            "--limit or network",
+            file=sys.stderr,
+        )
+        return 1
+    except Exception as error:  # a bug: still one line, and the way to see more
+        if args.debug:
+            raise
+        message = str(error).splitlines()[0] if str(error) else ""
+        print(
+            f"deltaprop {args.command}: internal error: {type(error).__name__}: {message} "
+            "(rerun with --debug for the traceback and report it)",
+            file=sys.stderr,
+        )
         return 1

@@ -1,0 +1,100 @@
+"""Each activation's derivative against a finite difference of its own forward rule."""
+
+import numpy as np
+import pytest
+
+import deltaprop as dp
+from deltaprop.activations import Softmax
+
+ELEMENTWISE = [name for name, cls in dp.ACTIVATIONS.items() if cls.elementwise]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_prime_matches_central_difference(name):
+    activation = dp.get_activation(name)
+    # Stay away from the kink at 0 that relu-like functions have.
+    z = np.concatenate([np.linspace(-4, -0.05, 40), np.linspace(0.05, 4, 40)])[None, :]
+    eps = 1e-6
+    numeric = (activation.forward(z + eps) - activation.forward(z - eps)) / (2 * eps)
+    analytic = activation.prime(z, activation.forward(z.copy()))
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", list(dp.ACTIVATIONS))
+def test_forward_keeps_float32_and_leaves_z_alone(name):
+    activation = dp.get_activation(name)
+    z = np.random.default_rng(0).normal(size=(4, 5)).astype(np.float32)
+    original = z.copy()
+    a = activation.forward(z)
+    assert a.dtype == np.float32
+    np.testing.assert_array_equal(z, original)
+    assert activation.backward(np.ones_like(a), z, a).dtype == np.float32
+
+
+@pytest.mark.parametrize("name", list(dp.ACTIVATIONS))
+def test_forward_writes_into_out(name):
+    activation = dp.get_activation(name)
+    z = np.random.default_rng(1).normal(size=(3, 4))
+    out = np.empty_like(z)
+    result = activation.forward(z, out=out)
+    assert result is out
+    np.testing.assert_allclose(out, activation.forward(z))
+
+
+def test_sigmoid_and_softmax_are_stable_for_huge_inputs():
+    z = np.array([[-1000.0, 0.0, 1000.0]])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        np.testing.assert_allclose(dp.get_activation("sigmoid").forward(z), [[0, 0.5, 1]])
+        np.testing.assert_allclose(Softmax().forward(z), [[0, 0, 1]])
+        assert np.isfinite(dp.get_activation("softplus").forward(z)).all()
+
+
+def test_softmax_rows_are_distributions_and_backward_is_the_jacobian():
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(3, 4))
+    a = Softmax().forward(z)
+    np.testing.assert_allclose(a.sum(axis=1), 1)
+    grad_a = rng.normal(size=(3, 4))
+    expected = np.stack([(np.diag(row) - np.outer(row, row)) @ g for row, g in zip(a, grad_a)])
+    np.testing.assert_allclose(Softmax().backward(grad_a.copy(), z, a), expected)
+
+
+def test_known_values():
+    z = np.array([[-1.0, 0.0, 2.0]])
+    np.testing.assert_allclose(dp.get_activation("relu").forward(z), [[0, 0, 2]])
+    np.testing.assert_allclose(dp.get_activation("leaky_relu").forward(z), [[-0.01, 0, 2]])
+    np.testing.assert_allclose(dp.get_activation("elu").forward(z), [[np.expm1(-1), 0, 2]])
+    # GELU(1) = Φ(1) = 0.841344746...
+    np.testing.assert_allclose(dp.get_activation("gelu").forward(np.array([[1.0]])), 0.8413447461)
+
+
+def test_names_are_forgiving_and_errors_suggest():
+    assert dp.get_activation("Leaky-ReLU").name == "leaky_relu"
+    assert dp.get_activation("linear").name == "identity"
+    with pytest.raises(dp.ValidationError, match="did you mean 'relu'"):
+        dp.get_activation("rellu")
+    with pytest.raises(dp.DeltapropTypeError, match="activation must be a name"):
+        dp.get_activation(3)
+
+
+def test_gelu_is_exact_in_extended_precision_for_gradcheck():
+    from deltaprop.activations import _erf_extended
+
+    # erf to 21 digits (Abramowitz and Stegun, table 7.1, and higher-precision tables)
+    known = {
+        "0.5": "0.520499877813046537683",
+        "1": "0.842700792949714869341",
+        "2": "0.995322265018952734162",
+        "3": "0.999977909503001414558",
+    }
+    x = np.array([np.longdouble(k) for k in known])
+    exact = np.array([np.longdouble(v) for v in known.values()])
+    tolerance = 1e-17 if np.finfo(np.longdouble).eps < 1e-18 else 1e-15
+    assert np.abs(_erf_extended(x) - exact).max() < tolerance
+    np.testing.assert_array_equal(_erf_extended(-x), -_erf_extended(x))
+
+
+@pytest.mark.parametrize("name", ["leaky_relu", "elu"])
+def test_alpha_must_be_finite(name):
+    with pytest.raises(dp.ValidationError, match="alpha must be a finite number"):
+        dp.ACTIVATIONS[name](alpha=float("nan"))

@@ -1,0 +1,162 @@
+"""The fit loop: convergence, determinism, validation, callbacks, history, divergence."""
+
+import numpy as np
+import pytest
+
+import deltaprop as dp
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+XOR_Y = np.array([0, 1, 1, 0])
+
+
+def blobs(n=300, seed=0):
+    """Three well separated Gaussian blobs in 2-D, labels 0..2."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0, 3], [3, -2], [-3, -2]])
+    y = rng.integers(0, 3, size=n)
+    return (centres[y] + rng.normal(size=(n, 2))).astype(np.float32), y
+
+
+def test_xor_is_learned_to_full_accuracy():
+    net = dp.Network.from_sizes(
+        [2, 4, 1], hidden="tanh", output="sigmoid", loss="binary_cross_entropy", seed=0
+    )
+    net.fit(XOR_X, XOR_Y, epochs=500, batch_size=4, optimizer=dp.SGD(lr=0.5))
+    np.testing.assert_array_equal(net.predict(XOR_X), XOR_Y)
+    assert net.evaluate(XOR_X, XOR_Y)["accuracy"] == 1.0
+
+
+def test_xor_with_the_seeds_sigmoid_and_mse():
+    net = dp.Network.from_sizes([2, 3, 1], hidden="sigmoid", output="sigmoid", loss="mse", seed=1)
+    net.fit(XOR_X, XOR_Y, epochs=2000, batch_size=1, optimizer=dp.SGD(lr=2.0))
+    np.testing.assert_array_equal((net.predict(XOR_X)[:, 0] > 0.5).astype(int), XOR_Y)
+
+
+def test_regression_converges():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-3, 3, size=(256, 1))
+    y = np.sin(X)
+    net = dp.Network.from_sizes([1, 32, 1], hidden="tanh", output="identity", loss="mse")
+    history = net.fit(X, y, epochs=150, batch_size=32, optimizer=dp.Adam(lr=0.01))
+    assert history.loss[-1] < 0.01 < history.loss[0]
+    assert "accuracy" not in history
+
+
+def test_same_seed_same_bits_after_training_with_dropout():
+    X, y = blobs()
+
+    def train(seed):
+        net = dp.Network.from_sizes([2, 16, 16, 3], dropout=0.3, seed=seed)
+        net.fit(X, y, epochs=3, batch_size=16, optimizer=dp.Adam(lr=0.01))
+        return b"".join(p.tobytes() for p in net.parameters())
+
+    assert train(5) == train(5)
+    assert train(5) != train(6)
+
+
+def test_history_records_every_epoch():
+    X, y = blobs()
+    net = dp.Network.from_sizes([2, 8, 3])
+    history = net.fit(
+        X, y, epochs=4, batch_size=32, validation_split=0.2, optimizer=dp.Adam(lr=0.05)
+    )
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "time"):
+        assert len(history[key]) == 4, key
+    assert len(history.grad_norms) == 4 and len(history.grad_norms[0]) == 2
+    assert all(n > 0 for n in history.grad_norms[0])
+    assert net.history is history
+    assert history.val_accuracy[-1] > 0.9
+
+
+def test_validation_data_and_split_are_exclusive():
+    X, y = blobs()
+    net = dp.Network.from_sizes([2, 3])
+    with pytest.raises(dp.ValidationError, match="not both"):
+        net.fit(X, y, validation_data=(X, y), validation_split=0.1)
+
+
+def test_fit_again_continues_with_the_same_optimizer():
+    X, y = blobs()
+    optimizer = dp.Adam(lr=0.01)
+    net = dp.Network.from_sizes([2, 8, 3])
+    net.fit(X, y, epochs=1, batch_size=50, optimizer=optimizer)
+    assert optimizer.iterations == 6
+    first = net.evaluate(X, y)["loss"]
+    net.fit(X, y, epochs=2, batch_size=50, optimizer=optimizer)
+    assert optimizer.iterations == 18
+    assert net.evaluate(X, y)["loss"] < first
+
+
+def test_batch_size_larger_than_data_is_clipped():
+    X, y = blobs(n=10)
+    optimizer = dp.SGD()
+    dp.Network.from_sizes([2, 3]).fit(X, y, epochs=2, batch_size=1000, optimizer=optimizer)
+    assert optimizer.iterations == 2
+
+
+def test_early_stopping_restores_the_best_weights():
+    X, y = blobs()
+    X_val, y_val = blobs(n=100, seed=1)
+    y_val = (y_val + 1) % 3  # a validation set that gets worse as training improves
+    net = dp.Network.from_sizes([2, 8, 3])
+    stopper = dp.EarlyStopping(patience=2)
+    history = net.fit(
+        X,
+        y,
+        epochs=50,
+        batch_size=32,
+        optimizer=dp.Adam(lr=0.01),
+        validation_data=(X_val, y_val),
+        callbacks=[stopper],
+    )
+    assert history.epochs < 50
+    assert stopper.best_epoch == int(np.argmin(history.val_loss))
+    assert net.evaluate(X_val, y_val)["loss"] == pytest.approx(min(history.val_loss), rel=1e-5)
+
+
+def test_early_stopping_needs_validation():
+    X, y = blobs()
+    with pytest.raises(dp.ValidationError, match="pass validation_data or validation_split"):
+        dp.Network.from_sizes([2, 3]).fit(X, y, epochs=2, callbacks=[dp.EarlyStopping()])
+
+
+def test_dropout_only_during_training():
+    X, y = blobs(n=50)
+    net = dp.Network.from_sizes([2, 64, 3], dropout=0.5)
+    np.testing.assert_array_equal(net.forward(X), net.forward(X))
+    loss_a, _ = net.gradients(X, y)
+    loss_b, _ = net.gradients(X, y)
+    assert loss_a == loss_b
+
+
+def test_divergence_stops_with_the_parameters_before_the_bad_step():
+    X, y = blobs()
+    X = X * 1e4
+    net = dp.Network.from_sizes([2, 64, 64, 1], output="identity", loss="mse")
+
+    class RecordingSGD(dp.SGD):
+        def step(self, params, grads):
+            super().step(params, grads)
+            self.last = [p.copy() for p in params]
+
+    optimizer = RecordingSGD(lr=10.0)
+    with pytest.raises(dp.DivergenceError, match=r"epoch \d+, step \d+.*Lower the learning rate"):
+        net.fit(X, y * 1e6, epochs=50, batch_size=30, optimizer=optimizer)
+    assert optimizer.iterations >= 1
+    for kept, last_good in zip(net.parameters(), optimizer.last):
+        np.testing.assert_array_equal(kept, last_good)
+
+
+def test_float32_training_keeps_float32():
+    X, y = blobs()
+    net = dp.Network.from_sizes([2, 8, 3])
+    net.fit(X.astype(np.float64), y, epochs=1, optimizer=dp.Adam())
+    assert all(p.dtype == np.float32 for p in net.parameters())
+
+
+def test_mse_with_class_labels_reports_accuracy():
+    X, y = blobs()
+    net = dp.Network.from_sizes([2, 16, 3], output="sigmoid", loss="mse")
+    history = net.fit(X, y, epochs=20, batch_size=16, optimizer=dp.SGD(lr=1.0))
+    assert history.accuracy[-1] > 0.9
+    assert net.evaluate(X, y)["accuracy"] > 0.9
