@@ -227,3 +227,13 @@ def test_all_finite_is_exact_even_when_the_sum_of_squares_overflows(dtype):
         assert not all_finite(broken)
     with pytest.raises(dp.ValidationError, match="NaN or infinite"):
         dp.Network.from_sizes([7, 2], dtype=dtype).forward(broken)
+
+
+def test_all_finite_of_views_in_any_memory_order():
+    array = np.arange(24, dtype=np.float32).reshape(4, 6)
+    for view in (array, array.T, np.asfortranarray(array), array[:, ::2], array[::2]):
+        assert all_finite(view)
+    array[3, 4] = np.nan
+    for view in (array, array.T, np.asfortranarray(array), array[:, ::2], array[1:]):
+        assert not all_finite(view)
+    assert all_finite(array[:, :3])  # the NaN is outside this view

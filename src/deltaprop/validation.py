@@ -96,9 +96,14 @@ def all_finite(array: np.ndarray) -> bool:
 
     Σx² is finite only if every x is (squares cannot cancel an infinity or a NaN), and BLAS
     computes it in one pass without a boolean copy of the array; ``np.isfinite`` looks at the
-    entries only when that sum overflows.
+    entries only when that sum overflows, or when the array is not contiguous (``np.vdot``
+    would copy it).
     """
-    return math.isfinite(np.vdot(array, array)) or bool(np.isfinite(array).all())
+    if array.flags.c_contiguous or array.flags.f_contiguous:
+        flat = array.reshape(-1, order="A")  # a view, in memory order
+        if math.isfinite(np.vdot(flat, flat)):
+            return True
+    return bool(np.isfinite(array).all())
 
 
 def check_targets(y: object, n_samples: int, n_out: int, loss: object, dtype: np.dtype):
