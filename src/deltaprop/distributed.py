@@ -395,9 +395,9 @@ class Team:
 class _ShardOfGlobalDraw:
     """Stands in for the generator during one rank's forward pass so dropout matches one process.
 
-    One process draws each layer's mask for the whole batch, ``random((B, n))``; this draws
-    the same numbers (advancing the generator exactly as one process does) and hands back the
-    rows of this rank's shard.
+    One process draws each layer's mask for the whole batch, ``random(out=mask)`` with a
+    column-major ``(B, n)`` mask; this draws the same numbers (advancing the generator exactly
+    as one process does) and hands back the rows of this rank's shard.
     """
 
     def __init__(self) -> None:
@@ -414,7 +414,11 @@ class _ShardOfGlobalDraw:
                 f"internal error: a dropout mask for {shape[0]} rows, but this rank's share of "
                 f"the batch has {self.stop - self.start}"
             )
-        whole = self.generator.random((self.total, *shape[1:]), dtype=dtype)
+        # The whole batch's draw, filled in the order one process fills its mask: column by
+        # column, since the masks ``out`` of deltaprop's workspaces are column-major.
+        order = "C" if out is None else "F"
+        whole = np.empty((self.total, *shape[1:]), dtype=dtype, order=order)
+        self.generator.random(dtype=dtype, out=whole)
         mine = whole[self.start : self.stop]
         if out is None:
             return mine

@@ -52,8 +52,8 @@ class Workspace:
         Z^l and A^l = σ(Z^l).
     dropped, masks : list of ndarray or None, shapes ``(rows, n_out^l)``
         A^l after dropout and the scaled dropout mask, for layers with dropout (else None).
-        The masks are row-major, so that the generator fills them sample by sample, as
-        ``rng.random((rows, n_out))`` does (and as each MPI rank draws its share of a batch).
+        The generator fills a mask in its memory order, unit by unit (each MPI rank draws the
+        whole batch's mask the same way and keeps its rows).
     deltas : list of ndarray, shapes ``(rows, n_out^l)``
         δ^l; allocated on first use (a forward pass never needs them).
     gradients : list of (ndarray, ndarray)
@@ -72,12 +72,12 @@ class Workspace:
             in_place = inference and index < last
             self.activations.append(self.zs[index] if in_place else self._rows(index))
             self.dropped.append(self._rows(index) if layer.dropout else None)
-            self.masks.append(self._rows(index, "C") if layer.dropout else None)
+            self.masks.append(self._rows(index) if layer.dropout else None)
 
-    def _rows(self, index: int, order: str | None = None) -> np.ndarray:
+    def _rows(self, index: int) -> np.ndarray:
         """An array for layer ``index``: ``(rows, n_out)``, in that layer's memory order."""
         shape = (self.rows, self.layers[index].n_out)
-        return np.empty(shape, dtype=self.dtype, order=order or self.orders[index])
+        return np.empty(shape, dtype=self.dtype, order=self.orders[index])
 
     @cached_property
     def deltas(self) -> list[np.ndarray]:
