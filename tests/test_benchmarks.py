@@ -48,6 +48,11 @@ def test_quick_benchmark_writes_a_well_formed_report(tmp_path):
     assert {row.split("|")[1].strip() for row in epoch_rows} == {"float32", "float64"}
     if importlib.util.find_spec("matplotlib") is not None:
         assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if importlib.util.find_spec("ruff") is not None:  # make lint formats RESULTS.md's code too
+        config = ["--config", str(ROOT / "pyproject.toml")]
+        check = [sys.executable, "-m", "ruff", "format", "--check", *config, str(results)]
+        formatted = subprocess.run(check, capture_output=True, text=True)
+        assert formatted.returncode == 0, formatted.stdout + formatted.stderr
 
 
 def _tables(text: str) -> list[list[str]]:
