@@ -237,3 +237,16 @@ def test_all_finite_of_views_in_any_memory_order():
     for view in (array, array.T, np.asfortranarray(array), array[:, ::2], array[1:]):
         assert not all_finite(view)
     assert all_finite(array[:, :3])  # the NaN is outside this view
+
+
+@pytest.mark.parametrize(("loss", "row_major"), [("cross_entropy", False), ("mse", True)])
+def test_output_arrays_share_the_layout_of_row_targets(loss, row_major):
+    # Mixing layouts in the loss's element-wise loops is several times slower; labels let the
+    # output stay column-major for the softmax.
+    network, X, y = make_problem(loss, "relu", "float32")
+    targets = check_targets(y, len(X), network.n_out, network.loss, network.dtype)
+    work = Workspace.for_targets(network.layers, network.dtype, targets)
+    output = network._backprop(X, targets, None, work)[2]
+    for array in (output, work.zs[-1], work.deltas[-1]):
+        assert array.flags.c_contiguous == row_major and array.flags.f_contiguous != row_major
+    assert work.zs[0].flags.f_contiguous and not work.zs[0].flags.c_contiguous

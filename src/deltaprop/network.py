@@ -215,7 +215,7 @@ class Network:
         When ``deltas`` is a list, each δ^l, shape ``(N, n_out^l)``, is put in it in the order
         l = 1..L (``deltaprop.explain`` shows them).
         """
-        work = work or Workspace(self.layers, len(cache.output), self.dtype)
+        work = work or Workspace.for_targets(self.layers, self.dtype, targets)
         layers, gradients = self.layers, work.gradients
         # δ^L = ∂L/∂a^L ⊙ σ'(z^L)   (fused to (P - Y)/N for softmax + cross-entropy)
         delta = self.loss.output_delta(
@@ -252,7 +252,7 @@ class Network:
         Every array is written into ``work`` (a ``Workspace`` for ``len(X)`` rows; ``fit``
         passes the same one at every step), or into a fresh one by default.
         """
-        work = work or Workspace(self.layers, len(X), self.dtype)
+        work = work or Workspace.for_targets(self.layers, self.dtype, targets)
         cache = self._forward(X, rng, work)
         loss = float(self.loss.value(cache.zs[-1], cache.output, targets))
         return loss, self._backward(cache, targets, work), cache.output

@@ -493,7 +493,8 @@ class _Run:
 
     def workspace(self, size: int) -> Workspace:
         if size not in self.workspaces:
-            self.workspaces[size] = Workspace(self.network.layers, size, self.network.dtype)
+            network, targets = self.network, self.t_batch[:size]
+            self.workspaces[size] = Workspace.for_targets(network.layers, network.dtype, targets)
         return self.workspaces[size]
 
     def batches(self, order: np.ndarray, first_step: int) -> Iterator[tuple[int, np.ndarray, ...]]:
