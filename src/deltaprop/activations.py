@@ -18,11 +18,11 @@ import math
 import numpy as np
 
 from .errors import DeltapropTypeError, ValidationError
-from .suggest import closest
+from .suggest import Configured, closest
 from .validation import construct
 
 
-class Activation:
+class Activation(Configured):
     """Base class: ``forward`` is σ, ``prime`` is σ', ``backward`` applies the chain rule."""
 
     name = "activation"
@@ -43,20 +43,6 @@ class Activation:
         """
         grad_a *= self.prime(z, a)
         return grad_a
-
-    def config(self) -> dict:
-        """The constructor arguments that rebuild this activation (for model files)."""
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.config() == other.config()
-
-    def __hash__(self) -> int:
-        return hash((type(self), tuple(sorted(self.config().items()))))
 
 
 class Identity(Activation):

@@ -20,11 +20,11 @@ import numpy as np
 
 from .activations import Activation, Sigmoid, Softmax
 from .errors import DeltapropTypeError, ValidationError
-from .suggest import closest
+from .suggest import Configured, closest
 from .validation import construct
 
 
-class Loss:
+class Loss(Configured):
     """Base class: ``value`` is L averaged over the batch, ``gradient`` is ∂L/∂a^L."""
 
     name = "loss"
@@ -61,20 +61,6 @@ class Loss:
         sigmoid pairs write into it; the chain rule through σ' returns a new array).
         """
         return activation.backward(self.gradient(a, targets), z, a)
-
-    def config(self) -> dict:
-        """The constructor arguments that rebuild this loss (for model files)."""
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.config() == other.config()
-
-    def __hash__(self) -> int:
-        return hash((type(self), tuple(self.config().items())))
 
 
 class MeanSquaredError(Loss):
