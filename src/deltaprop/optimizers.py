@@ -18,7 +18,7 @@ import numpy as np
 from .errors import DeltapropTypeError, ValidationError
 from .schedules import Schedule, get_schedule
 from .suggest import closest
-from .validation import check_positive, construct
+from .validation import check_fraction, check_positive, construct
 
 
 class Optimizer:
@@ -158,13 +158,9 @@ class SGD(Optimizer):
         schedule: Schedule | None = None,
     ):
         super().__init__(lr, weight_decay, clip_norm, schedule)
-        if isinstance(momentum, bool) or not (
-            isinstance(momentum, (int, float)) and 0 <= momentum < 1
-        ):
-            raise ValidationError(f"momentum must be a number in [0, 1), got {momentum!r}")
-        if nesterov and momentum == 0:
+        self.momentum = check_fraction("momentum", momentum)
+        if nesterov and self.momentum == 0:
             raise ValidationError("nesterov=True needs momentum > 0, e.g. momentum=0.9")
-        self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         if self.momentum == 0:
             self.slots = ()
@@ -203,10 +199,8 @@ class Adam(Optimizer):
         schedule: Schedule | None = None,
     ):
         super().__init__(lr, weight_decay, clip_norm, schedule)
-        for name, beta in (("beta1", beta1), ("beta2", beta2)):
-            if not (isinstance(beta, (int, float)) and 0 <= beta < 1):
-                raise ValidationError(f"{name} must be a number in [0, 1), got {beta!r}")
-        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.beta1 = check_fraction("beta1", beta1)
+        self.beta2 = check_fraction("beta2", beta2)
         self.eps = check_positive("eps", eps)
 
     def _update(self, index, param, grad, lr):
@@ -271,9 +265,7 @@ class RMSprop(Optimizer):
         schedule: Schedule | None = None,
     ):
         super().__init__(lr, weight_decay, clip_norm, schedule)
-        if not (isinstance(rho, (int, float)) and 0 <= rho < 1):
-            raise ValidationError(f"rho must be a number in [0, 1), got {rho!r}")
-        self.rho = float(rho)
+        self.rho = check_fraction("rho", rho)
         self.eps = check_positive("eps", eps)
 
     def _update(self, index, param, grad, lr):
