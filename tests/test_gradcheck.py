@@ -1,6 +1,7 @@
 """gradcheck passes a correct backward pass and catches a wrong one."""
 
 import numpy as np
+import pytest
 
 import deltaprop as dp
 from deltaprop.activations import Tanh
@@ -49,3 +50,19 @@ def test_sampling_limits_the_entries_checked():
     net = dp.Network.from_sizes([50, 40, 2])
     report = dp.gradcheck(net, X, [0, 1, 1], max_checks_per_layer=10)
     assert [layer.checked for layer in report.layers] == [20, 12]
+
+
+@pytest.mark.skipif(
+    np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps,
+    reason="np.longdouble is plain float64 on this platform",
+)
+def test_vanishing_gradients_are_measured_in_extended_precision():
+    # A deep chain of single sigmoid units: layer 1's gradients are around 1e-6 of the loss, so
+    # float64 differences alone (noise about 1e-16/ε) would report errors near 1e-6.
+    rng = np.random.default_rng(2)
+    net = dp.Network.from_sizes([1, 1, 1, 1, 2], hidden="sigmoid", output="softmax",
+                                loss="mse", dtype="float64", seed=2)  # fmt: skip
+    for layer in net.layers:
+        layer.bias = rng.normal(size=layer.n_out)
+    report = dp.gradcheck(net, rng.normal(size=(5, 1)), rng.normal(size=(5, 2)))
+    assert report.max_error < 1e-7, str(report)  # float64 differences gave 1.4e-5 here

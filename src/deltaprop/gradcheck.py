@@ -137,9 +137,7 @@ def _extended_copy(network: Network, X: np.ndarray, targets: np.ndarray):
     Where ``longdouble`` is plain float64 the check is simply float64.
     """
     extended = network.copy()
-    for layer in extended.layers:
-        layer._weights = layer.weights.astype(np.longdouble)
-        layer._bias = layer.bias.astype(np.longdouble)
+    extended._cast(np.dtype(np.longdouble))
     if targets.dtype.kind == "f":
         targets = targets.astype(np.longdouble)
     return extended, X.astype(np.longdouble), targets

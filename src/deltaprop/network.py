@@ -355,11 +355,16 @@ class Network:
         """A deep copy, optionally in another dtype (``gradcheck`` uses a float64 copy)."""
         clone = _copy.deepcopy(self)
         if dtype is not None:
-            clone.dtype = check_dtype(dtype)
-            for layer in clone.layers:
-                layer._weights = layer.weights.astype(clone.dtype)
-                layer._bias = layer.bias.astype(clone.dtype)
+            clone._cast(check_dtype(dtype))
         return clone
+
+    def _cast(self, dtype: np.dtype) -> None:
+        """Put the parameters and every array of later passes in ``dtype`` (unchecked: gradcheck
+        also uses ``np.longdouble``)."""
+        self.dtype = dtype
+        for layer in self.layers:
+            layer._weights = layer.weights.astype(dtype)
+            layer._bias = layer.bias.astype(dtype)
 
     def __repr__(self) -> str:
         lines = [f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers)]
