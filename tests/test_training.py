@@ -160,3 +160,15 @@ def test_mse_with_class_labels_reports_accuracy():
     history = net.fit(X, y, epochs=20, batch_size=16, optimizer=dp.SGD(lr=1.0))
     assert history.accuracy[-1] > 0.9
     assert net.evaluate(X, y)["accuracy"] > 0.9
+
+
+def test_early_stopping_on_accuracy_waits_for_it_to_rise():
+    stopper = dp.EarlyStopping(monitor="val_accuracy", patience=2, restore_best_weights=False)
+    net = dp.Network.from_sizes([2, 3])
+    stopper.on_train_begin(net)
+    rising = [
+        stopper.on_epoch_end(e, {"val_accuracy": v}, net) for e, v in enumerate([0.5, 0.6, 0.7])
+    ]
+    assert rising == [False, False, False] and stopper.best == 0.7
+    falling = [stopper.on_epoch_end(e, {"val_accuracy": 0.6}, net) for e in (3, 4)]
+    assert falling == [False, True] and stopper.best_epoch == 2

@@ -128,6 +128,7 @@ class Callback:
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
+    Losses improve by falling, accuracies (``monitor`` ending in ``"accuracy"``) by rising.
     With ``restore_best_weights`` the network ends with the parameters of its best epoch.
     """
 
@@ -142,14 +143,15 @@ class EarlyStopping(Callback):
         self.patience = check_positive("patience", patience, integer=True)
         self.min_delta = float(min_delta)
         self.restore_best_weights = restore_best_weights
-        self.best = math.inf
+        self.maximize = monitor.endswith("accuracy")
+        self.best = -math.inf if self.maximize else math.inf
         self.best_epoch = -1
         self.best_parameters: list[np.ndarray] | None = None
         self.stopped_epoch: int | None = None
 
     def on_train_begin(self, network):
-        self.best, self.best_epoch, self.best_parameters = math.inf, -1, None
-        self.stopped_epoch = None
+        self.best = -math.inf if self.maximize else math.inf
+        self.best_epoch, self.best_parameters, self.stopped_epoch = -1, None, None
 
     def on_epoch_end(self, epoch, logs, network):
         if self.monitor not in logs:
@@ -158,7 +160,11 @@ class EarlyStopping(Callback):
                 "pass validation_data or validation_split > 0"
             )
         value = logs[self.monitor]
-        if value < self.best - self.min_delta:
+        if self.maximize:
+            improved = value > self.best + self.min_delta
+        else:
+            improved = value < self.best - self.min_delta
+        if improved:
             self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
                 self.best_parameters = [p.copy() for p in network.parameters()]
