@@ -14,6 +14,7 @@ import numpy as np
 from .activations import Activation, get_activation
 from .errors import DeltapropTypeError, ValidationError
 from .suggest import closest
+from .validation import check_positive
 
 RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu")
 
@@ -46,12 +47,6 @@ INITIALIZERS = {f.__name__: f for f in (glorot_uniform, glorot_normal, he_unifor
 }
 
 
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValidationError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 class Dense:
     """A fully connected layer: ``a = σ(W a_prev + b)``.
 
@@ -77,8 +72,8 @@ class Dense:
         init: str | None = None,
         dropout: float = 0.0,
     ):
-        self.n_in = _positive_int("n_in", n_in)
-        self.n_out = _positive_int("n_out", n_out)
+        self.n_in = check_positive("n_in", n_in, integer=True)
+        self.n_out = check_positive("n_out", n_out, integer=True)
         self.activation = get_activation(activation)
         if init is None:
             init = "he_normal" if self.activation.name in RELU_FAMILY else "glorot_uniform"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .errors import ValidationError
+from .errors import DeltapropTypeError, ValidationError
 from .suggest import closest
 from .validation import check_positive, construct
 
@@ -104,9 +104,14 @@ def get_schedule(schedule: str | Schedule | None, **config) -> Schedule:
         return Constant()
     if isinstance(schedule, Schedule):
         return schedule
-    if schedule not in SCHEDULES:
+    if not isinstance(schedule, str):
+        raise DeltapropTypeError(
+            f"schedule must be a name such as 'cosine' or a Schedule, got {type(schedule)}"
+        )
+    key = schedule.lower().replace("-", "_")
+    if key not in SCHEDULES:
         raise ValidationError(
-            f"unknown schedule {schedule!r}{closest(str(schedule), SCHEDULES)}; "
+            f"unknown schedule {schedule!r}{closest(key, SCHEDULES)}; "
             f"choose one of {', '.join(SCHEDULES)}"
         )
-    return construct(f"schedule {schedule!r}", SCHEDULES[schedule], config)
+    return construct(f"schedule {schedule!r}", SCHEDULES[key], config)

@@ -289,7 +289,7 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Raised by ``fit`` after SIGINT/SIGTERM, at a step boundary, once any checkpoint is saved."""
 
 
-def _split_validation(X, targets, y, validation_split, validation_data, network):
+def _split_validation(X, targets, validation_split, validation_data, network):
     if validation_data is not None:
         if validation_split:
             raise ValidationError("give validation_data or validation_split, not both")
@@ -399,7 +399,7 @@ def _fit(
     targets = check_targets(y, len(X), network.n_out, network.loss, network.dtype)
     with_accuracy = _wants_accuracy(network, y)
     X, targets, validation = _split_validation(
-        X, targets, y, validation_split, validation_data, network
+        X, targets, validation_split, validation_data, network
     )
     optimizer = get_optimizer(optimizer)
     batch_size = min(batch_size, len(X))
@@ -490,7 +490,6 @@ class _Run:
         self.X, self.targets, self.validation = X, targets, validation
         self.with_accuracy, self.batch_size, self.shuffle = with_accuracy, batch, shuffle
         self.dropout = any(layer.dropout for layer in network.layers)
-        self.started = time.perf_counter()
         self.x_batch = np.empty((batch, X.shape[1]), dtype=X.dtype)
         self.t_batch = np.empty((batch, *targets.shape[1:]), dtype=targets.dtype)
         # One workspace per batch size (the last batch of an epoch may be smaller), reused by
