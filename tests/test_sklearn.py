@@ -32,20 +32,9 @@ CHECKED = [
     DeltapropClassifier(**QUICK, dtype="float64"),
     DeltapropRegressor(**QUICK, dtype="float64"),
 ]
-SUBSET_INVARIANCE_FLOAT32 = (
-    "in float32 a matrix-vector product (one row) and a matrix-matrix product (the whole "
-    "batch) round differently, so one-row predictions differ from batch predictions by 1-2 "
-    "ulp (~3e-7), above the check's atol=1e-7; in float64 the check passes"
-)
 
 
-def expected_failed_checks(estimator):
-    if estimator.dtype == "float32":
-        return {"check_methods_subset_invariance": SUBSET_INVARIANCE_FLOAT32}
-    return {}
-
-
-@parametrize_with_checks(CHECKED, expected_failed_checks=expected_failed_checks)
+@parametrize_with_checks(CHECKED)
 def test_scikit_learn_check(estimator, check):
     check(estimator)
 
