@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DeltapropError
+from ..errors import DeltapropError, MissingDependencyError
 from ..suggest import closest
 from . import UsageError
 
@@ -167,22 +167,18 @@ def print_json(document) -> None:
     sys.stdout.write("\n")
 
 
-def plots_module():
-    """``deltaprop.plots``, imported only when ``--plots`` asks for it."""
-    from importlib import import_module
+def plots_module(directory: str | Path):
+    """``deltaprop.plots``, imported only when ``--plots`` asks for it, after checking that
+    matplotlib is installed and ``directory`` can be a directory, so that nothing is trained
+    or evaluated in vain."""
+    import importlib.util
 
-    try:
-        plots = import_module("deltaprop.plots")
-    except ModuleNotFoundError as error:
-        if error.name == "deltaprop.plots":
-            raise DeltapropError(
-                "--plots needs deltaprop.plots, which this installation of deltaprop lacks"
-            ) from None
-        if error.name and error.name.split(".")[0] == "matplotlib":
-            raise DeltapropError(
-                "--plots needs matplotlib: pip install 'deltaprop[plots]'"
-            ) from None
-        raise
+    if importlib.util.find_spec("matplotlib") is None:
+        raise MissingDependencyError("--plots needs matplotlib: pip install 'deltaprop[plots]'")
+    if Path(directory).exists() and not Path(directory).is_dir():
+        raise UsageError(f"--plots {directory} is a file: give a directory")
+    from .. import plots
+
     return plots
 
 

@@ -58,7 +58,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..metrics import classification_report
 
-    plots = plots_module() if args.plots else None
+    plots = plots_module(args.plots) if args.plots else None
     network = load_model(args.model)
     train, test = load_data(args.data)
     X, y = test if args.split == "test" else train

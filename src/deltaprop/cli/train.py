@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     from_checkpoint = checkpoint_settings(resume) if resume else {}
     settings = resolve(args, OPTIONS, from_checkpoint, config)
     check_usage(settings)
-    plots = plots_module() if settings["plots"] else None
+    plots = plots_module(settings["plots"]) if settings["plots"] else None
     check_directory_for(settings["out"], "--out")
 
     (x_train, y_train), (x_test, y_test) = load_data(settings["data"])
