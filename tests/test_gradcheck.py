@@ -66,3 +66,13 @@ def test_vanishing_gradients_are_measured_in_extended_precision():
         layer.bias = rng.normal(size=layer.n_out)
     report = dp.gradcheck(net, rng.normal(size=(5, 1)), rng.normal(size=(5, 2)))
     assert report.max_error < 1e-7, str(report)  # float64 differences gave 1.4e-5 here
+
+
+def test_max_checks_must_be_positive():
+    X, y = problem()
+    net = dp.Network.from_sizes([4, 5, 3])
+    for bad in (0, -1):
+        with pytest.raises(dp.ValidationError, match="max_checks_per_layer must be a positive"):
+            dp.gradcheck(net, X, y, max_checks_per_layer=bad)
+        with pytest.raises(dp.ValidationError, match="max_checks must be a positive"):
+            dp.explain(net, X[:1], y[:1], max_checks=bad)

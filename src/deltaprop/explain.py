@@ -137,6 +137,8 @@ def explain(
     """
     lr = check_positive("lr", lr)
     eps = check_positive("eps", eps)
+    if max_checks is not None:
+        check_positive("max_checks", max_checks, integer=True)
     x, y = _as_batch(x, y)
     X = check_inputs(x, network.n_in, network.dtype)
     targets = check_targets(y, len(X), network.n_out, network.loss, network.dtype)

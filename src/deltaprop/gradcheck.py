@@ -93,6 +93,8 @@ def gradcheck(
         (every entry when ``None``): a 784x256 layer has 200,704 weights.
     """
     eps = check_positive("eps", eps)
+    if max_checks_per_layer is not None:
+        check_positive("max_checks_per_layer", max_checks_per_layer, integer=True)
     clone = network.copy(dtype="float64")
     X = check_inputs(X, clone.n_in, clone.dtype)
     targets = check_targets(y, len(X), clone.n_out, clone.loss, clone.dtype)

@@ -28,6 +28,9 @@ SUBCOMMANDS: list[str] = [  # module names under deltaprop.cli, in --help order
 ]
 
 
+SUBPARSERS: dict[str, argparse.ArgumentParser] = {}  # by name, to suggest a subcommand's flags
+
+
 class UsageError(DeltapropError):
     """A bad combination of command-line options (exit status 2)."""
 
@@ -50,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in SUBCOMMANDS:
         import_module(f"{__name__}.{name}").register(subparsers)
+    SUBPARSERS.update(subparsers.choices)
     return parser
 
 
@@ -69,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:
-        _unknown_arguments(getattr(args, "parser", parser), unknown)
+        _unknown_arguments(SUBPARSERS.get(args.command, parser), unknown)
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
         return 2

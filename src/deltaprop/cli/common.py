@@ -27,7 +27,6 @@ def add_parser(subparsers, name: str, summary: str, description: str, examples: 
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(parser=parser)  # main() reports unknown flags with this parser
     return parser
 
 

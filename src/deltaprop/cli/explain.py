@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import UsageError
+from .common import positive_int
 
 EXAMPLES = """examples:
   deltaprop explain --layers 2,3,2 --activation sigmoid --loss mse --seed 0
@@ -51,7 +52,7 @@ def register(subparsers) -> None:
     parser.add_argument("--lr", type=float, default=0.1, help="η of the SGD step (default 0.1)")
     parser.add_argument(
         "--max-checks",
-        type=int,
+        type=positive_int,
         default=100,
         help="central differences per weight matrix or bias at most (default 100)",
     )

@@ -53,12 +53,14 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from .. import sweep
     from . import UsageError
+    from .common import check_directory_for
 
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
     for path in args.out:
         if not path.lower().endswith((".csv", ".md", ".markdown")):
             raise UsageError(f"--out {path}: the table is written as .csv or .md; name it so")
+        check_directory_for(path, "--out")
     grid = sweep.read_grid(args.grid)
     configs = sweep.configurations(grid)
     varied = sweep.axes(grid)

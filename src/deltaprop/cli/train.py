@@ -146,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
     check_usage(settings)
     plots = plots_module(settings["plots"]) if settings["plots"] else None
     check_directory_for(settings["out"], "--out")
+    if settings["checkpoint"]:
+        check_directory_for(settings["checkpoint"], "--checkpoint")
 
     (x_train, y_train), (x_test, y_test) = load_data(settings["data"])
     if settings["limit"]:
