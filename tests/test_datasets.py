@@ -628,3 +628,11 @@ def test_load_by_path(tmp_path):
         ds.load(write_text(tmp_path / "d.txt", CSV))
     with pytest.raises(DataNotFoundError, match="did you mean 'mnist'"):
         ds.load("mnsit")
+
+
+def test_npz_with_an_empty_dimension_loads(tmp_path):
+    path = tmp_path / "empty.npz"
+    arrays = {"x_train": np.zeros((5, 0)), "y_train": np.zeros(5, dtype=np.int64)}
+    np.savez(path, **arrays, x_test=np.zeros((2, 0)), y_test=np.zeros(2, dtype=np.int64))
+    (x_train, _), (x_test, _) = df.load_npz(path)
+    assert x_train.shape == (5, 0) and x_test.shape == (2, 0)

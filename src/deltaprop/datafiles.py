@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, DataNotFoundError, ValidationError
+from .validation import declared_nbytes
 
 Split = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 PathLike = str | os.PathLike
@@ -494,12 +495,7 @@ def _check_npy_size(archive, member: str, path: Path) -> None:
             raise DataError(f"{path}: {member} has .npy format {version}, expected 1.0 or 2.0")
         shape, _, dtype = _NPY_HEADER_READERS[version](stream)
         available = info.file_size - stream.tell()
-    needed = dtype.itemsize
-    for n in shape:
-        needed *= n
-        if needed > available:  # stop before a forged shape makes a gigantic integer
-            break
-    if min(shape, default=0) < 0 or needed > available:
+    if min(shape, default=0) < 0 or declared_nbytes(shape, dtype.itemsize, available) > available:
         raise DataError(
             f"{path}: {member} declares shape {shape} of {dtype}, more than the "
             f"{available} bytes it holds (truncated or corrupt)"

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import DeltapropError, ModelFileError
+from .validation import declared_nbytes
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -328,7 +329,7 @@ def _entry(path: Path, name: str, entry: object, body_size: int) -> tuple:
             f"{offsets!r:.80}): the file is corrupt"
         )
     begin, end = offsets
-    if not 0 <= begin <= end <= body_size or _nbytes(shape, dtype.itemsize, body_size) != (
+    if not 0 <= begin <= end <= body_size or declared_nbytes(shape, dtype.itemsize, body_size) != (
         end - begin
     ):
         raise ModelFileError(
@@ -337,18 +338,6 @@ def _entry(path: Path, name: str, entry: object, body_size: int) -> tuple:
             "bytes (truncated or corrupt)"
         )
     return dtype, tuple(shape), begin, end
-
-
-def _nbytes(shape: list[int], itemsize: int, limit: int) -> int:
-    """Bytes of an array of ``shape``, or ``limit + 1`` as soon as it exceeds ``limit``."""
-    if 0 in shape:
-        return 0
-    total = itemsize
-    for n in shape:
-        total *= n
-        if total > limit:  # stop before a forged shape makes a gigantic integer
-            return limit + 1
-    return total
 
 
 def _tensor(body: bytes, dtype: np.dtype, shape: tuple, begin: int, end: int) -> np.ndarray:

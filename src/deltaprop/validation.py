@@ -228,3 +228,17 @@ def construct(kind: str, cls: type, config: dict) -> object:
             f"{kind} {error}: it accepts {', '.join(accepted) or 'no arguments'}"
         ) from None
     return cls(**config)
+
+
+def declared_nbytes(shape: Sequence[int], itemsize: int, limit: int) -> int:
+    """Bytes of an array of ``shape`` as a file header declares it, or ``limit + 1`` as soon as
+    that exceeds ``limit`` (the bytes the file holds): a forged shape is refused before it can
+    make a gigantic integer or allocation."""
+    if 0 in shape:
+        return 0
+    total = itemsize
+    for n in shape:
+        total *= n
+        if total > limit:
+            return limit + 1
+    return total
