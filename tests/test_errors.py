@@ -401,7 +401,14 @@ def test_a_batch_larger_than_the_data_is_clipped_to_one_full_batch():
 
 def test_soft_targets_for_one_sigmoid_output_are_accepted():
     network = dp.Network.from_sizes([4, 1], output="sigmoid", loss="bce")
-    fit(network, y=np.linspace(0, 1, 20)[:, None])
+    soft = np.linspace(0, 1, 20)[:, None]
+    history = fit(network, y=soft)
+    assert np.isfinite(history.loss).all()
+    # the loss really is binary cross-entropy against the soft targets, not against labels
+    X = np.random.default_rng(0).normal(size=(20, 4))
+    p = network.forward(X).astype(np.float64)
+    expected = -np.mean(soft * np.log(p) + (1 - soft) * np.log(1 - p))
+    assert network.evaluate(X, soft)["loss"] == pytest.approx(expected, rel=1e-4)
 
 
 def test_a_failed_resume_leaves_network_and_optimizer_untouched(tmp_path):
