@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,7 +47,7 @@ from .datafiles import (
     read_table,
     split_labels,
 )
-from .errors import DataError, DataNotFoundError
+from .errors import DataError, DataNotFoundError, DeltapropError
 from .suggest import closest
 
 __all__ = [
@@ -207,26 +207,19 @@ def _read_cache(path: Path, pin: _Pinned) -> tuple[np.ndarray, ...] | None:
 
 
 def _write_cache(path: Path, arrays: tuple[np.ndarray, ...]) -> None:
-    """Write ``arrays`` to ``path`` atomically: temporary file, fsync, then ``os.replace``.
+    """Write ``arrays`` to ``path`` atomically (``io.atomic_write_bytes``).
 
     A cache that cannot be written only costs speed, so failure is a warning, not an error.
     """
+    from .io import atomic_write_bytes
+
     stored = [a.astype(np.uint8, copy=False) for a in arrays]  # labels are 0..9
-    tmp = None
+    buffer = io.BytesIO()
+    np.savez(buffer, **dict(zip(KEYS, stored, strict=True)))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-        ) as f:
-            tmp = f.name
-            np.savez(f, **dict(zip(KEYS, stored, strict=True)))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # NamedTemporaryFile makes it private; a cache may be shared
-        os.replace(tmp, path)
-    except OSError as e:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+        atomic_write_bytes(path, buffer.getvalue())
+    except (OSError, DeltapropError) as e:
         warnings.warn(f"could not write the data cache {path}: {e}", RuntimeWarning, stacklevel=4)
 
 
