@@ -81,7 +81,7 @@ class Optimizer:
         lr = self.current_lr
         for index, (param, grad) in enumerate(zip(params, grads)):
             if self.weight_decay and param.ndim == 2 and self._coupled_decay:
-                grad += self.weight_decay * param
+                grad += np.multiply(param, self.weight_decay, out=self._scratch(index, param))
             self._update(index, param, grad, lr)
         self.iterations += 1
 
