@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, DataNotFoundError, DeltapropError
+from .errors import DataError, DataNotFoundError, MissingDependencyError
 
 MNIST_SIDE = 28
 MNIST_BOX = 20  # MNIST fits each digit's bounding box into 20x20 pixels
@@ -67,7 +67,7 @@ def _pillow():
     try:
         from PIL import Image, ImageOps
     except ImportError:
-        raise DeltapropError(
+        raise MissingDependencyError(
             "reading images needs Pillow: pip install 'deltaprop[cli]' (or pip install pillow)"
         ) from None
     return Image, ImageOps

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DeltapropError, ValidationError
+from .errors import DeltapropError, MissingDependencyError, ValidationError
 from .suggest import closest
 
 # Every option a grid may set: its type(s) and the default used when the grid leaves it out.
@@ -76,7 +76,7 @@ def read_grid(path: str | os.PathLike) -> dict[str, Any]:
         try:
             import tomli as tomllib
         except ImportError:
-            raise DeltapropError(
+            raise MissingDependencyError(
                 "reading a TOML grid needs Python 3.11 or later, or the tomli package"
             ) from None
     path = Path(path)
