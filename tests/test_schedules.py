@@ -28,6 +28,8 @@ def test_cosine_decay_ends_at_min_lr():
     assert schedule(1.0, 0) == pytest.approx(1.0)
     assert schedule(1.0, 50) == pytest.approx(0.505)
     assert schedule(1.0, 100) == pytest.approx(0.01)
+    # Past T the rate stays at min_lr: at 1.5·T an unclamped cosine would be back at 0.505.
+    assert schedule(1.0, 150) == pytest.approx(0.01)
     assert schedule(1.0, 500) == pytest.approx(0.01)
 
 
