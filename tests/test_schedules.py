@@ -44,3 +44,17 @@ def test_by_name_and_errors():
         get_schedule("cosin")
     with pytest.raises(dp.ValidationError, match="step_size must be a positive integer"):
         dp.StepDecay(step_size=0)
+
+
+def test_defaults():
+    assert dp.StepDecay(step_size=10)(1.0, 10) == pytest.approx(0.1)  # gamma 0.1
+    assert dp.ExponentialDecay(rate=0.5)(1.0, 1) == pytest.approx(0.5)  # decay_steps 1
+    assert dp.CosineDecay(total_steps=10)(1.0, 10) == 0.0  # min_lr 0
+    assert dp.InverseScaling()(1.0, 3) == pytest.approx(0.5)  # power 0.5
+
+
+def test_repr_and_config_show_the_arguments():
+    schedule = dp.CosineDecay(total_steps=100, min_lr=0.01)
+    assert repr(schedule) == "CosineDecay(total_steps=100, min_lr=0.01)"
+    assert schedule.config() == {"total_steps": 100, "min_lr": 0.01}
+    assert repr(dp.Constant()) == "Constant()"
