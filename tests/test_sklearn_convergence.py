@@ -5,14 +5,15 @@ Only the public ``deltaprop.sklearn`` API is used.
 
 import numpy as np
 import pytest
+from conftest import require
 
-pytest.importorskip("sklearn")
+require("sklearn")
 
-from sklearn.datasets import load_iris, make_regression
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import StandardScaler
+from sklearn.datasets import load_iris, make_regression  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from deltaprop.sklearn import DeltapropClassifier, DeltapropRegressor
+from deltaprop.sklearn import DeltapropClassifier, DeltapropRegressor  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

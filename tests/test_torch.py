@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 import deltaprop as dp  # noqa: E402
 from deltaprop.activations import ELU, LeakyReLU  # noqa: E402
@@ -276,7 +277,7 @@ def hand_built_sequential(dtype=torch.float32):
 
 
 def test_torch_loads_a_deltaprop_model_file_directly(tmp_path):
-    safetensors_torch = pytest.importorskip("safetensors.torch")
+    safetensors_torch = require("safetensors.torch")
     net = network("tanh", dtype="float32")
     net.save(tmp_path / "model.safetensors")
     model = hand_built_sequential()
@@ -288,7 +289,7 @@ def test_torch_loads_a_deltaprop_model_file_directly(tmp_path):
 
 
 def test_a_state_dict_saved_by_torch_comes_back_through_from_torch(tmp_path):
-    safetensors_torch = pytest.importorskip("safetensors.torch")
+    safetensors_torch = require("safetensors.torch")
     torch.manual_seed(0)
     trained = hand_built_sequential(torch.float64)
     safetensors_torch.save_file(trained.state_dict(), tmp_path / "torch.safetensors")
