@@ -45,8 +45,8 @@ bench: $(VENV)/.test
 # Mutation testing of the math and the training bookkeeping (docs/mutation.md); not part of
 # `make test`. One module at a time, cheapest first, MUTATE_JOBS mutants in parallel; mutmut
 # keeps its results in mutants/ and `make mutate` prints the count of each outcome per module.
-MUTATE := deltaprop.schedules.* deltaprop.layers.* deltaprop.losses.* deltaprop.activations.* \
-	deltaprop.sklearn.*_ConvergenceCheck* deltaprop.network.* deltaprop.optimizers.* \
+MUTATE := deltaprop.schedules.* deltaprop.activations.* deltaprop.losses.* deltaprop.layers.* \
+	deltaprop.optimizers.* deltaprop.sklearn.*_ConvergenceCheck* deltaprop.network.* \
 	deltaprop.training.*
 MUTATE_JOBS ?= 2
 
