@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import registry
 from .activations import Activation, Sigmoid, Softmax
-from .errors import DeltapropTypeError, ValidationError
-from .suggest import Configured, closest
-from .validation import construct
+from .errors import ValidationError
+from .suggest import Configured
 
 
 class Loss(Configured):
@@ -203,16 +203,12 @@ CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy")
 
 def get_loss(loss: str | Loss, **config) -> Loss:
     """Return a ``Loss`` for a name (``"mse"``) plus its arguments, or an instance."""
-    if isinstance(loss, Loss):
-        return loss
-    if not isinstance(loss, str):
-        raise DeltapropTypeError(f"loss must be a name such as 'mse' or a Loss, got {type(loss)}")
-    key = loss.lower().replace("-", "_")
-    key = {"bce": "binary_cross_entropy", "categorical_cross_entropy": "cross_entropy"}.get(
-        key, key
+    return registry.get(
+        "loss",
+        loss,
+        LOSSES,
+        Loss,
+        config,
+        example="mse",
+        aliases={"bce": "binary_cross_entropy", "categorical_cross_entropy": "cross_entropy"},
     )
-    if key not in LOSSES:
-        raise ValidationError(
-            f"unknown loss {loss!r}{closest(key, LOSSES)}; choose one of {', '.join(LOSSES)}"
-        )
-    return construct(f"loss {key!r}", LOSSES[key], config)
