@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ValidationError
+from ..validation import parse_sizes
 from . import UsageError
 from .common import positive_int
 
@@ -110,15 +112,12 @@ def _network(args: argparse.Namespace):
 
 def _sizes(text: str) -> list[int]:
     try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        sizes = []
-    if len(sizes) < 2 or min(sizes) < 1:
+        return parse_sizes(text, at_least=2)
+    except ValidationError:
         raise UsageError(
             f"--layers must list at least two positive sizes, input to output, e.g. 2,3,2; "
             f"got {text!r}"
-        )
-    return sizes
+        ) from None
 
 
 def _sample(args: argparse.Namespace, network) -> tuple[np.ndarray, np.ndarray]:
