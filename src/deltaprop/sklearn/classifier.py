@@ -51,8 +51,10 @@ class DeltapropClassifier(ClassifierMixin, DeltapropEstimator):
         ``fit`` continues from the current parameters and optimizer state.
     random_state : int, RandomState or None, default None
         Seeds the initial weights, the shuffling, dropout and the validation split.
-    dtype : {"float32", "float64"}, default "float32"
-        Precision of the parameters and of training.
+    dtype : {"float32", "float64"} or None, default None
+        Precision of the parameters, of training and of prediction. None: float32 when the ``X``
+        given to ``fit`` is float32, float64 otherwise (scikit-learn's rule for its MLPs); the
+        estimator tags say so (``transformer_tags.preserves_dtype``).
     verbose : bool, default False
         Print one line per epoch on stderr.
 
@@ -134,7 +136,7 @@ class DeltapropClassifier(ClassifierMixin, DeltapropEstimator):
         kind = type_of_target(y)
         if kind == "multilabel-indicator":
             layout = ("sigmoid", y.shape[1], np.arange(y.shape[1]))
-            targets = np.asarray(y, dtype=self._np_dtype())
+            targets = np.asarray(y, dtype=np.float64)  # fit converts them to the network's dtype
         elif kind in ("binary", "multiclass"):
             labels = unique_labels(y) if classes is None else np.asarray(classes)
             if len(labels) < 2:

@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
+from sklearn.utils import TransformerTags, check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ..errors import DeltapropError, DeltapropTypeError, ValidationError
@@ -60,7 +60,7 @@ class DeltapropEstimator(BaseEstimator):
         validation_fraction: float = 0.1,
         warm_start: bool = False,
         random_state: int | np.random.RandomState | None = None,
-        dtype: str = "float32",
+        dtype: str | None = None,
         verbose: bool | int = False,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -136,17 +136,37 @@ class DeltapropEstimator(BaseEstimator):
         except TypeError as error:
             raise DeltapropTypeError(f"optimizer_params: {error}") from None
 
-    def _np_dtype(self) -> np.dtype:
+    def _input_dtype(self, reset: bool):
+        """The dtype(s) ``validate_data`` may leave ``X`` in: the fitted network's, the one
+        ``dtype`` names, or for ``dtype=None`` float32 X as it is and anything else as float64
+        (scikit-learn's rule for its MLPs; the first of the pair is the default)."""
+        if not reset:
+            return self.network_.dtype
+        if self.dtype is None:
+            return (np.float64, np.float32)
         return check_dtype(self.dtype)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # preserves_dtype is scikit-learn's tag for "works in X's own float dtype" (its checks
+        # read it of transformers only); a bad dtype is refused at fit, not here.
+        preserved = ["float64", "float32"]
+        if self.dtype is not None:
+            try:
+                preserved = [check_dtype(self.dtype).name]
+            except DeltapropError:
+                preserved = []
+        tags.transformer_tags = TransformerTags(preserves_dtype=preserved)
+        return tags
+
     # ------------------------------------------------------------ network and training
-    def _build_network(self, n_features: int, seed: int) -> Network:
+    def _build_network(self, n_features: int, dtype: np.dtype, seed: int) -> Network:
         return Network.from_sizes(
             [n_features, *self._hidden_sizes(), self.n_outputs_],
             hidden=self._hidden_activation(),
             output=self.out_activation_,
             loss=self._loss_name(),
-            dtype=self.dtype,
+            dtype=dtype,
             seed=seed,
             dropout=self.dropout,
         )
@@ -160,7 +180,8 @@ class DeltapropEstimator(BaseEstimator):
         self._check_training_params()
         rng = check_random_state(self.random_state)
         if not (hasattr(self, "network_") and (incremental or self.warm_start)):
-            self.network_ = self._build_network(X.shape[1], int(rng.randint(2**31 - 1)))
+            seed = int(rng.randint(2**31 - 1))
+            self.network_ = self._build_network(X.shape[1], X.dtype, seed)
             self._optimizer = self._new_optimizer()
             self.loss_curve_: list[float] = []
             self.validation_loss_curve_: list[float] | None = None
@@ -220,7 +241,13 @@ class DeltapropEstimator(BaseEstimator):
 
     def _validate_xy(self, X, y, reset: bool, y_numeric: bool):
         X, y = validate_data(
-            self, X, y, multi_output=True, dtype=self._np_dtype(), y_numeric=y_numeric, reset=reset
+            self,
+            X,
+            y,
+            multi_output=True,
+            dtype=self._input_dtype(reset),
+            y_numeric=y_numeric,
+            reset=reset,
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -230,5 +257,5 @@ class DeltapropEstimator(BaseEstimator):
         """The network's output a^L as float64, shape ``(N, n_outputs_)``."""
         check_is_fitted(self)
         with deltaprop_errors():
-            X = validate_data(self, X, dtype=self._np_dtype(), reset=False)
+            X = validate_data(self, X, dtype=self._input_dtype(reset=False), reset=False)
         return self.network_.forward(X).astype(np.float64)

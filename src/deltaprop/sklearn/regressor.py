@@ -56,7 +56,7 @@ class DeltapropRegressor(RegressorMixin, DeltapropEstimator):
         validation_fraction: float = 0.1,
         warm_start: bool = False,
         random_state: int | np.random.RandomState | None = None,
-        dtype: str = "float32",
+        dtype: str | None = None,
         verbose: bool | int = False,
     ):
         super().__init__(
