@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DeltapropError, MissingDependencyError, ValidationError
+from ..losses import LOSSES
 from ..suggest import closest
 from ..validation import parse_sizes
 from . import UsageError
-
-LOSS_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}  # else identity
 
 
 def add_parser(subparsers, name: str, summary: str, description: str, examples: list[str]):
@@ -133,7 +132,9 @@ def check_width(network, X: np.ndarray, what: str) -> None:
 
 
 def output_activation(loss: str) -> str:
-    return LOSS_OUTPUT.get(loss, "identity")
+    """The output activation ``loss`` (a name in ``LOSSES``) needs, else identity."""
+    needed = LOSSES[loss].output_activation
+    return needed.name if needed is not None else "identity"
 
 
 def n_outputs(loss: str, labels: np.ndarray) -> int:
