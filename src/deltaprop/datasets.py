@@ -379,12 +379,8 @@ def load_fashion_mnist(
     ----------
     directory : str or os.PathLike, optional
         A directory with the four IDX files (plain or ``.gz``), see :func:`load_idx`.
-    normalize : bool, default True
-        True: float32 pixels in ``[0, 1]``. False: uint8 pixels in ``0..255``.
-    flatten : bool, default True
-        True: images of shape ``(N, 784)``. False: ``(N, 28, 28)``.
-    cache_dir : str or os.PathLike, optional
-        Where to cache; see :func:`cache_directory` for the default.
+    normalize, flatten, cache_dir
+        As for :func:`load_mnist`.
 
     Returns
     -------
