@@ -183,6 +183,8 @@ def line_chart(
     n_epochs = max(len(s.values) for s in series)
     finite = [v for s in series for v in s.values if math.isfinite(v)]
     ticks = nice_ticks(min(finite, default=0.0), max(finite, default=1.0))
+    if percent:  # a band around 100% or 0% stops there
+        ticks = [t for t in ticks if -1e-9 <= t <= 1 + 1e-9] or ticks
     low, high = ticks[0], ticks[-1]
     plot_w, plot_h = width - left - right, height - top - bottom
 
@@ -202,8 +204,11 @@ def line_chart(
         )
         label = f"{tick:.0%}" if percent else f"{tick:.3g}"
         body.append(text(left - 5, y + 4, label, text_anchor="end"))
-    step = max(1, math.ceil(n_epochs / 8))
-    for epoch in range(1, n_epochs + 1, step):
+    if n_epochs <= 10:
+        epoch_ticks = list(range(1, n_epochs + 1))
+    else:  # the first epoch and round numbers after it
+        epoch_ticks = [1] + [round(t) for t in nice_ticks(1, n_epochs, 6) if 1 < t <= n_epochs]
+    for epoch in epoch_ticks:
         x, _ = point(epoch, low)
         body.append(text(x, top + plot_h + 15, str(epoch), text_anchor="middle"))
     for index, line in enumerate(series):
