@@ -94,6 +94,14 @@ def test_links_show_the_weights_sign_and_value():
     assert float(links["W^1[1,2] = -2"].get("stroke-opacity")) == 1.0
 
 
+def test_a_diverged_network_still_draws():
+    net = dp.Network.from_sizes([2, 2], output="sigmoid", loss="mse", seed=0)
+    net.layers[0].weights[...] = [[np.nan, np.inf], [1.0, -1.0]]
+    root = parse(net._repr_html_())
+    opacities = [float(line.get("stroke-opacity")) for line in root.iter(f"{SVG}line")]
+    assert opacities == [1.0, 1.0, 1.0, 1.0]
+
+
 class Hostile(Sigmoid):
     name = '<script>alert("x")</script> & co'
 

@@ -76,7 +76,8 @@ def network_diagram(
     ``activations[l]`` its activation's name. Each drawn unit is a ``<circle class="unit">``;
     a layer of more than ``MAX_UNITS_DRAWN`` units shows its first and last ones around a ⋮,
     and its label gives the true count. A link's opacity grows with ``|W_ij|`` relative to
-    the largest weight of its layer; hovering a unit or a link shows its value.
+    the largest finite weight of its layer (a NaN or infinite one is black); hovering a unit or
+    a link shows its value.
     """
     sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
     columns = [shown_units(n) for n in sizes]
@@ -89,12 +90,15 @@ def network_diagram(
 
     links = []
     for layer, matrix in enumerate(weights, start=1):
-        scale = float(np.max(np.abs(matrix))) or 1.0
+        finite = np.abs(matrix[np.isfinite(matrix)])  # a diverged network still draws
+        scale = float(finite.max(initial=0.0)) or 1.0
         for i_slot, i in enumerate(columns[layer]):
             for j_slot, j in enumerate(columns[layer - 1]):
                 if i is None or j is None:
                     continue
                 w = float(matrix[i, j])
+                strength = min(abs(w) / scale, 1.0) if math.isfinite(w) else 1.0
+                color = (POSITIVE if w >= 0 else NEGATIVE) if math.isfinite(w) else "#000"
                 (x1, y1), (x2, y2) = centre(layer - 1, j_slot), centre(layer, i_slot)
                 hover = element("title", escape(f"W^{layer}[{i + 1},{j + 1}] = {w:.4g}"))
                 links.append(
@@ -105,9 +109,9 @@ def network_diagram(
                         y1=f"{y1:.1f}",
                         x2=f"{x2:.1f}",
                         y2=f"{y2:.1f}",
-                        stroke=POSITIVE if w >= 0 else NEGATIVE,
+                        stroke=color,
                         stroke_width="1.2",
-                        stroke_opacity=f"{0.12 + 0.88 * abs(w) / scale:.2f}",
+                        stroke_opacity=f"{0.12 + 0.88 * strength:.2f}",
                     )
                 )
     units, labels = [], []
