@@ -353,7 +353,8 @@ def fit(
     callbacks : sequence of Callback
         For example ``EarlyStopping(patience=3)``.
     verbose : int
-        0 silent, 1 a progress bar and a line per epoch, 2 a line per epoch (on stderr).
+        0 silent, 1 a line per epoch and a bar in a terminal or Jupyter (``progress.py``), 2 a
+        line per epoch (on stderr).
     checkpoint, checkpoint_every :
         Write a checkpoint file every ``checkpoint_every`` epochs, after the last, when a
         callback stops training and on interruption; it includes the callbacks' state.
