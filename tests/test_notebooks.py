@@ -49,6 +49,22 @@ def test_a_failing_cell_fails_the_run(tmp_path):
         run_notebook(broken, tmp_path)
 
 
+def test_backpropagation_without_mnist_says_how_to_get_it_and_uses_the_digits(tmp_path):
+    absent = new_code_cell(
+        "import deltaprop.datasets\n"
+        "def load_mnist(*args, **kwargs):  # what the loader raises where MNIST is not installed\n"
+        "    raise deltaprop.datasets.DataNotFoundError('MNIST is not installed: run this')\n"
+        "deltaprop.datasets.load_mnist = load_mnist"
+    )
+    notebook = read("backpropagation.ipynb")
+    notebook.cells.insert(0, absent)
+    text = "".join(output.get("text", "") for output in outputs(run_notebook(notebook, tmp_path)))
+    assert "MNIST is not installed: run this\nUsing scikit-learn's 8x8 digits instead." in text
+    assert "1,437 training and 360 test images of 64 pixels" in text
+    accuracy = re.search(r"'accuracy': ([0-9.]+)", text)
+    assert accuracy and float(accuracy.group(1)) > 0.8
+
+
 def check_backpropagation(executed: nbformat.NotebookNode, shown: list[dict]) -> None:
     html = [output.data["text/html"] for output in shown if "text/html" in output.get("data", {})]
     for page in html:
