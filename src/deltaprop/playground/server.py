@@ -316,5 +316,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True, out
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     try:
         server.run(sockets=[listener])
+    except KeyboardInterrupt:  # Ctrl-C is how the playground is stopped: not an error
+        pass
     finally:
         listener.close()

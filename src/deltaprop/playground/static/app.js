@@ -42,6 +42,7 @@ function connect() {
 }
 
 let restored = false;
+const linked = configFromUrl();  // read before the first state rewrites the hash
 function receive(message) {
   switch (message.type) {
     case "hello":
@@ -50,7 +51,7 @@ function receive(message) {
       break;
     case "state":
       showState(message);
-      if (!restored) { restored = true; const config = configFromUrl(); if (config) configure(config); }
+      if (!restored) { restored = true; if (linked) configure(linked); }
       break;
     case "update":
       last = message;
@@ -201,7 +202,7 @@ function configFromUrl() {
   try {
     const config = JSON.parse(decodeURIComponent(match[1]));
     delete config.shown;
-    return JSON.stringify(config) === JSON.stringify({ ...state.config, ...config }) ? null : config;
+    return config;
   } catch { status("The link's configuration could not be read; using the defaults."); return null; }
 }
 
