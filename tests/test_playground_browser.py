@@ -119,8 +119,12 @@ def test_circle_trains_below_a_bound_and_pauses_without_console_errors(page):
     assert number(page, "loss-test") < 0.15  # about 0.115 at epoch 150
     assert page.evaluate("document.documentElement.scrollHeight") <= 800
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    steps = int(page.get_by_test_id("steps").text_content())
     page.keyboard.press("s")  # s = step
-    wait_steps(page, int(page.get_by_test_id("steps").text_content()) + 1)
+    wait_steps(page, steps + 1)
+    page.get_by_test_id("output-map").click(position={"x": 232, "y": 110})
+    page.get_by_test_id("unit-1-2").click()
+    until(page, "document.querySelectorAll('#checks td.analytic').length === 3")
     shot(page, "trained")
 
 
@@ -203,4 +207,8 @@ def test_the_url_reopens_the_same_configuration(page, browser):
     assert other.get_by_test_id("activation").input_value() == "relu"
     assert float(other.get_by_test_id("learning-rate").input_value()) == 0.1
     assert other.get_by_test_id("feature-x1*x2").is_checked()
+    other.get_by_test_id("snippet").click()
+    other.get_by_test_id("snippet-dialog").wait_for()
+    snippet = other.get_by_test_id("snippet-text").text_content()
+    assert "make_dataset('xor'" in snippet and "hidden='relu'" in snippet
     other.close()

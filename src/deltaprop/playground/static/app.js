@@ -1,5 +1,5 @@
 // The page: one WebSocket to this tab's session; every number shown comes from the server.
-import { NetworkView } from "./network.js";
+import { NetworkView, texName } from "./network.js";
 import { drawLines, drawPoints, LAYER_COLORS, paintMap, planePoint } from "./plots.js";
 import { Backprop } from "./backprop.js";
 
@@ -137,7 +137,7 @@ function showFeatures(config) {
       configure({ features: chosen });
     });
     const tex = document.createElement("span");
-    katex.render({ x1: "x_1", x2: "x_2", "x1^2": "x_1^2", "x2^2": "x_2^2", "x1*x2": "x_1 x_2", "sin(x1)": "\\sin x_1", "sin(x2)": "\\sin x_2" }[name], tex, { throwOnError: false });
+    katex.render(texName(name), tex, { throwOnError: false });
     label.append(input, tex);
     box.append(label);
   }
@@ -163,7 +163,7 @@ function showUpdate(update) {
     { values: curves.map((c) => c[2]), color: "#2f7cb8" },
   ]);
   const layers = flows.length ? flows[flows.length - 1].length : 0;
-  drawLines($("grad-flow"), flows.map((_, i) => i), Array.from({ length: layers }, (_, l) => ({ values: flows.map((f) => f[l]), color: LAYER_COLORS[l % LAYER_COLORS.length] })), { log: true });
+  drawLines($("grad-flow"), flows.map((_, i) => i), Array.from({ length: layers }, (_, l) => ({ values: flows.map((f) => f[l]), color: LAYER_COLORS[l % LAYER_COLORS.length], name: `W${l + 1}` })), { log: true, unit: "update" });
   if (update.message) status(update.message); else if (!playing) status("");
 }
 

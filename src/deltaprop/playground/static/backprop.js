@@ -49,7 +49,8 @@ export class Backprop {
       const block = document.createElement("div");
       block.className = "line";
       block.dataset.tex = line;
-      katex.render(line, block, { displayMode: true, throwOnError: false });
+      // inline mode (with display-sized fractions) lets a long sum wrap after + and =
+      katex.render(`\\displaystyle ${line}`, block, { throwOnError: false });
       this.equations.append(block);
     }
     if (note) {

@@ -17,6 +17,8 @@ export class NetworkView {
     this.root.querySelectorAll(".column").forEach((c) => c.remove());
     this.svg.innerHTML = "";
     const sizes = state.sizes, L = sizes.length - 1;
+    // as tall as the widest layer, so that the equations below get the rest of the panel
+    this.root.style.height = `${FIRST + Math.max(4, ...sizes) * PITCH}px`;
     const width = this.root.clientWidth, columns = sizes.length;
     const left = 84, right = 90;
     this.x = sizes.map((_, c) => left + (c * (width - left - right)) / (columns - 1));

@@ -92,7 +92,7 @@ export function planePoint(canvas, state, event) {
 }
 
 // Lines over a shared x axis. series: [{values:[...], color}], log: log10 y axis.
-export function drawLines(canvas, xs, series, { log = false } = {}) {
+export function drawLines(canvas, xs, series, { log = false, unit = "step" } = {}) {
   const context = canvas.getContext("2d");
   const { width, height } = canvas;
   context.clearRect(0, 0, width, height);
@@ -117,9 +117,18 @@ export function drawLines(canvas, xs, series, { log = false } = {}) {
     context.stroke();
   }
   context.fillStyle = "#66727f"; context.font = "10px system-ui";
-  const label = (v) => (log ? `1e${v.toFixed(0)}` : v.toPrecision(2));
+  const label = (v) => (log ? `1e${Math.round(v)}` : v.toPrecision(2));
   context.fillText(label(high), 4, 14);
-  context.fillText(`step ${x1}`, width - 60, height - 2);
+  let offset = width - 6;
+  for (const s of [...series].reverse()) {
+    if (!s.name) continue;
+    offset -= context.measureText(s.name).width + 8;
+    context.fillStyle = s.color;
+    context.fillText(s.name, offset, 14);
+  }
+  context.fillStyle = "#66727f";
+  const right = `${unit} ${x1}`;
+  context.fillText(right, width - 6 - context.measureText(right).width, height - 2);
 }
 
 export const LAYER_COLORS = ["#0f766e", "#2f7cb8", "#9b59b6", "#e0803a", "#6b7280", "#b45309", "#be185d"];
