@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.activations import Softmax
+from deltaprop.activations import ELU, LeakyReLU, Softmax, activation_from_config
 
 ELEMENTWISE = [name for name, cls in dp.ACTIVATIONS.items() if cls.elementwise]
 
@@ -98,3 +98,26 @@ def test_gelu_is_exact_in_extended_precision_for_gradcheck():
 def test_alpha_must_be_finite(name):
     with pytest.raises(dp.ValidationError, match="alpha must be a finite number"):
         dp.ACTIVATIONS[name](alpha=float("nan"))
+
+
+@pytest.mark.parametrize("activation", [LeakyReLU(alpha=0.2), ELU(alpha=0.5)], ids=repr)
+def test_a_non_default_alpha_sets_the_negative_side(activation):
+    z = np.array([[-1.0, 2.0]])
+    if isinstance(activation, LeakyReLU):  # αz and α below 0
+        forward, prime = [[-0.2, 2.0]], [[0.2, 1.0]]
+    else:  # α(e^z - 1) and σ(z) + α = αe^z below 0
+        forward, prime = [[0.5 * np.expm1(-1.0), 2.0]], [[0.5 * np.exp(-1.0), 1.0]]
+    a = activation.forward(z)
+    np.testing.assert_allclose(a, forward, rtol=1e-12)
+    np.testing.assert_allclose(activation.prime(z, a), prime, rtol=1e-12)
+
+
+def test_config_repr_and_equality_rebuild_an_activation():
+    elu = ELU(alpha=0.5)
+    assert elu.config() == {"alpha": 0.5} and repr(elu) == "ELU(alpha=0.5)"
+    assert activation_from_config("elu", {"alpha": 0.5}) == elu != ELU()
+    assert activation_from_config("relu", {}) == dp.get_activation("relu")
+    assert repr(LeakyReLU()) == "LeakyReLU(alpha=0.01)"
+    unknown = r"^unknown activation 'rellu' \(did you mean 'relu'"
+    with pytest.raises(dp.ValidationError, match=unknown):
+        activation_from_config("rellu", {})
