@@ -60,6 +60,9 @@ MUTATE := deltaprop.schedules.* deltaprop.activations.* deltaprop.losses.* delta
 	deltaprop.optimizers.* deltaprop.sklearn.convergence.* deltaprop.network.* \
 	deltaprop.training.*
 MUTATE_JOBS ?= 2
+# mutmut forks a worker per mutant from a process that has run the tests: a BLAS, OpenMP or
+# torch thread pool in that process leaves locks that deadlock the forked worker.
+ONE_THREAD := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 $(VENV)/.mutate: pyproject.toml $(VENV)/.test
 	$(BIN)/pip install --quiet -e ".[mutate]"
@@ -69,7 +72,8 @@ mutate: $(VENV)/.mutate
 	@mkdir -p mutants; set -f; \
 	for pattern in $(MUTATE); do \
 		echo "mutmut run $$pattern"; \
-		$(BIN)/mutmut run --max-children $(MUTATE_JOBS) "$$pattern" > mutants/run.log 2>&1 || \
+		$(ONE_THREAD) $(BIN)/mutmut run --max-children $(MUTATE_JOBS) "$$pattern" \
+			> mutants/run.log 2>&1 || \
 			{ tail -n 30 mutants/run.log; exit 1; }; \
 	done
 	@$(BIN)/mutmut results --all true | awk -F': ' \
