@@ -121,3 +121,19 @@ def test_config_repr_and_equality_rebuild_an_activation():
     unknown = r"^unknown activation 'rellu' \(did you mean 'relu'"
     with pytest.raises(dp.ValidationError, match=unknown):
         activation_from_config("rellu", {})
+
+
+def test_activation_from_config_knows_the_aliases_and_refuses_a_non_name():
+    assert activation_from_config("linear", {}) == dp.get_activation("identity")
+    with pytest.raises(dp.DeltapropTypeError) as raised:
+        activation_from_config(3, {})
+    assert str(raised.value) == (
+        "activation must be a name such as 'relu' or an Activation, got <class 'int'>"
+    )
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_prime_keeps_float32(name):
+    activation = dp.get_activation(name)
+    z = np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4)
+    assert activation.prime(z, activation.forward(z)).dtype == np.float32
