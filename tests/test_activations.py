@@ -80,12 +80,16 @@ def test_names_are_forgiving_and_errors_suggest():
 def test_gelu_is_exact_in_extended_precision_for_gradcheck():
     from deltaprop.activations import _erf_extended
 
-    # erf to 21 digits (Abramowitz and Stegun, table 7.1, and higher-precision tables)
+    # erf to 21 digits (Abramowitz and Stegun, table 7.1, and higher-precision tables; 2.4, 2.6
+    # and 3.4, on both sides of the switch from the series to erfc at 2.5, from mpmath at 30)
     known = {
         "0.5": "0.520499877813046537683",
         "1": "0.842700792949714869341",
         "2": "0.995322265018952734162",
+        "2.4": "0.999311486103354921430",
+        "2.6": "0.999763965583470650796",
         "3": "0.999977909503001414558",
+        "3.4": "0.999998478006637137715",
     }
     x = np.array([np.longdouble(k) for k in known])
     exact = np.array([np.longdouble(v) for v in known.values()])
@@ -94,10 +98,18 @@ def test_gelu_is_exact_in_extended_precision_for_gradcheck():
     np.testing.assert_array_equal(_erf_extended(-x), -_erf_extended(x))
 
 
+@pytest.mark.parametrize("alpha", [float("nan"), float("inf"), "0.1", True])
 @pytest.mark.parametrize("name", ["leaky_relu", "elu"])
-def test_alpha_must_be_finite(name):
+def test_alpha_must_be_a_finite_number(name, alpha):
     with pytest.raises(dp.ValidationError, match="alpha must be a finite number"):
-        dp.ACTIVATIONS[name](alpha=float("nan"))
+        dp.ACTIVATIONS[name](alpha=alpha)
+
+
+@pytest.mark.parametrize("activation", [LeakyReLU(alpha=0.2), ELU(alpha=0.5)], ids=repr)
+def test_the_slope_at_zero_is_the_negative_sides_as_in_pytorch(activation):
+    z = np.zeros((1, 1))
+    np.testing.assert_array_equal(activation.forward(z), z)
+    assert activation.prime(z, activation.forward(z))[0, 0] == activation.alpha
 
 
 @pytest.mark.parametrize("activation", [LeakyReLU(alpha=0.2), ELU(alpha=0.5)], ids=repr)
