@@ -1,5 +1,8 @@
 """Each activation's derivative against a finite difference of its own forward rule."""
 
+import math
+import sys
+
 import numpy as np
 import pytest
 
@@ -149,3 +152,27 @@ def test_prime_keeps_float32(name):
     activation = dp.get_activation(name)
     z = np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4)
     assert activation.prime(z, activation.forward(z)).dtype == np.float32
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (2, 3, 4)])
+def test_relu_of_any_shape(shape):
+    z = np.random.default_rng(3).normal(size=shape)
+    np.testing.assert_array_equal(dp.get_activation("relu").forward(z), np.maximum(z, 0))
+
+
+def test_gelu_in_float64_is_exact_to_rounding():
+    z = np.linspace(-6, 6, 241)[None, :]
+    exact = np.array([v * 0.5 * (1 + math.erf(v / math.sqrt(2))) for v in z[0]])
+    np.testing.assert_allclose(dp.get_activation("gelu").forward(z)[0], exact, rtol=0, atol=2e-15)
+
+
+def test_gelu_without_scipy_uses_the_standard_library(monkeypatch):
+    gelu = dp.get_activation("gelu")
+    z = np.linspace(-4, 4, 33)[None, :]
+    extended = z.astype(np.longdouble)
+    with_scipy = [gelu.forward(z), gelu.prime(z, gelu.forward(z)), gelu.forward(extended)]
+    monkeypatch.setitem(sys.modules, "scipy.special", None)  # as if SciPy were not installed
+    without = [gelu.forward(z), gelu.prime(z, gelu.forward(z)), gelu.forward(extended)]
+    for ours, reference in zip(without, with_scipy):
+        assert ours.dtype == reference.dtype
+        np.testing.assert_allclose(ours, reference, rtol=1e-15, atol=1e-15)
