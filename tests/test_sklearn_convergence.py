@@ -68,3 +68,11 @@ def test_early_stopping_ends_with_the_weights_of_the_best_validation_epoch():
     cut = DeltapropClassifier(**settings, epochs=best + 1).fit(X, y)
     assert cut.validation_loss_curve_ == stopped.validation_loss_curve_[: best + 1]
     np.testing.assert_array_equal(stopped.predict_proba(X), cut.predict_proba(X))
+
+
+def test_with_tol_0_a_loss_that_repeats_exactly_is_not_counted_as_stale(regression):
+    # A step of 1e-12 moves no float32 weight, so the loss repeats bit for bit. As in
+    # scikit-learn's MLP, an epoch is stale only when its loss is above best - tol.
+    settings = {"learning_rate": 1e-12, "dtype": "float32", "shuffle": False, "epochs": 6}
+    reg = full_batch_regressor(tol=0.0, n_iter_no_change=2, **settings).fit(*regression)
+    assert len(set(reg.loss_curve_)) == 1 and reg.n_iter_ == 6

@@ -1,5 +1,7 @@
 """The fit loop: convergence, determinism, validation, callbacks, history, divergence."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -264,3 +266,70 @@ def test_early_stopping_counts_only_improvements_larger_than_min_delta():
     accuracies = [0.5, 0.6, 0.625]
     stops = [stopper.on_epoch_end(e, {"val_accuracy": v}, net) for e, v in enumerate(accuracies)]
     assert stops == [False, False, True] and stopper.best == 0.5 and stopper.best_epoch == 0
+
+
+def test_history_get_and_its_notebook_view():
+    history = dp.History()
+    history.append({"loss": 0.5, "accuracy": 0.75}, [1.0])
+    assert history.get("loss") == [0.5] and history.get("val_loss") is None
+    assert history.get("val_loss", []) == []
+    assert "History of 1 epochs" in history._repr_html_()
+
+
+def labelled_four() -> tuple[dp.Network, np.ndarray, np.ndarray]:
+    """A 2-class softmax network z = x on four points, three of them labelled as it predicts."""
+    net = dp.Network([dp.Dense(2, 2, activation="softmax")], dtype="float64")
+    net.layers[0].weights, net.layers[0].bias = np.eye(2), np.zeros(2)
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 0.5], [0.0, 3.0]])
+    return net, X, np.array([0, 1, 0, 0])  # the last is predicted 1
+
+
+def test_accuracy_is_the_fraction_classified_right():
+    net, X, y = labelled_four()
+    assert net.evaluate(X, y)["accuracy"] == 0.75
+    history = net.fit(X, y, epochs=1, batch_size=4, optimizer=still())
+    assert history.accuracy == [0.75]
+
+
+def test_evaluate_in_batches_sums_over_all_of_them():
+    net, X, y = labelled_four()
+    whole = net.evaluate(X, y)
+    batched = net.evaluate(X, y, batch_size=3)  # batches of 3 and 1
+    assert batched["accuracy"] == whole["accuracy"] == 0.75
+    assert batched["loss"] == pytest.approx(whole["loss"], rel=1e-12)
+
+
+def test_early_stopping_before_training_and_its_state_round_trip():
+    stopper = dp.EarlyStopping()
+    assert stopper.patience == 5 and stopper.best == math.inf and stopper.best_epoch == -1
+    assert stopper.best_parameters is None and stopper.stopped_epoch is None
+    assert dp.EarlyStopping(monitor="val_accuracy").best == -math.inf
+    net = dp.Network.from_sizes([2, 3])
+    for restore in (True, False):
+        trained = dp.EarlyStopping(patience=1, restore_best_weights=restore)
+        trained.on_train_begin(net)
+        for epoch, loss in enumerate([0.5, 0.7]):
+            trained.on_epoch_end(epoch, {"val_loss": loss}, net)
+        resumed = dp.EarlyStopping(patience=1, restore_best_weights=restore)
+        resumed.load_state_dict(trained.state_dict())
+        assert (resumed.best, resumed.best_epoch, resumed.stopped_epoch) == (0.5, 0, 1)
+        if restore:
+            for ours, theirs in zip(resumed.best_parameters, net.parameters()):
+                np.testing.assert_array_equal(ours, theirs)
+        else:
+            assert resumed.best_parameters is None
+
+
+def test_early_stopping_on_a_monitor_that_never_improves_stops_after_patience_epochs():
+    net = dp.Network.from_sizes([2, 3])
+    stopper = dp.EarlyStopping(patience=2)
+    stopper.on_train_begin(net)
+    stops = [stopper.on_epoch_end(e, {"val_loss": math.inf}, net) for e in range(2)]
+    assert stops == [False, True] and stopper.best_epoch == -1
+    stopper.on_train_end(net)  # no best weights to restore: nothing changes
+
+
+def test_early_stopping_names_patience_exactly():
+    with pytest.raises(dp.ValidationError) as raised:
+        dp.EarlyStopping(patience=0)
+    assert str(raised.value) == "patience must be a positive integer, got 0"
