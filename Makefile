@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.demo: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[cli]"
+	$(BIN)/pip install --quiet -e ".[cli,playground]"
 	touch $@
 
 $(VENV)/.test: pyproject.toml | $(BIN)/python
