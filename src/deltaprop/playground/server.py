@@ -144,7 +144,7 @@ async def _serve(websocket: WebSocket, name: str, tab: Tab) -> None:
         try:
             while True:
                 await inbox.put(await websocket.receive_text())
-        except (WebSocketDisconnect, RuntimeError):
+        except (WebSocketDisconnect, RuntimeError, KeyError):  # closed, or a binary frame
             await inbox.put(None)
 
     receiver = asyncio.create_task(receive())

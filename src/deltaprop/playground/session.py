@@ -127,13 +127,21 @@ class Session:
 
     def set_upload(self, name: str, text: str) -> None:
         """Check ``text`` as a CSV and switch to it; a bad file leaves the session unchanged."""
-        parse_csv(text, name)  # raises DataError naming the problem
+        data = parse_csv(text, name)  # raises DataError naming the problem
         previous, self.upload = self.upload, (name, text)
         try:
-            self.configure({"dataset": "csv", "loss": _loss_for_upload(self, text, name)})
+            self.configure({"dataset": "csv", "loss": self._loss_for(data)})
         except Exception:
             self.upload = previous
             raise
+
+    def _loss_for(self, data: Dataset) -> str:
+        """The current loss if it suits ``data``, else the usual one for its kind."""
+        if not data.is_classification:
+            return self.config.loss if not self.config.is_classification else "mse"
+        if data.n_classes > 2:
+            return "cross_entropy"
+        return self.config.loss if self.config.is_classification else "binary_cross_entropy"
 
     def reset(self) -> None:
         self._build()
@@ -367,12 +375,3 @@ def _points(data: Dataset, x: np.ndarray) -> np.ndarray:
 
 def _shown(data: Dataset, x: np.ndarray) -> list[list[float]]:
     return np.round(_points(data, x), 5).tolist()
-
-
-def _loss_for_upload(session: Session, text: str, name: str) -> str:
-    data = parse_csv(text, name)
-    if not data.is_classification:
-        return session.config.loss if session.config.loss in ("mse", "mae", "huber") else "mse"
-    if data.n_classes > 2:
-        return "cross_entropy"
-    return session.config.loss if session.config.is_classification else "binary_cross_entropy"
