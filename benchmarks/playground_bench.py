@@ -4,7 +4,8 @@
 
 One tab plays for 5 s (updates per second it receives, training steps per second); 50 single
 steps each wait for their update (median and 95th-percentile latency); 20 tabs open at once
-(the server's RSS before and after, and tracemalloc's peak for building one Session). The
+(the server's RSS before and after, and tracemalloc's peak for building one Session), then all
+20 play for 5 s (updates per second each receives). The
 server runs in this process on 127.0.0.1, as ``deltaprop playground`` runs it.
 """
 

@@ -166,3 +166,9 @@ def test_a_binary_frame_ends_the_tab_and_frees_its_session(client):
         while client.app.state.tabs and time.monotonic() < deadline:
             time.sleep(0.05)
     assert client.app.state.tabs == {}
+
+
+def test_the_command_refuses_a_bad_port_with_usage_status():
+    from deltaprop.cli import main
+
+    assert main(["playground", "--port", "70000", "--no-browser"]) == 2
