@@ -112,6 +112,8 @@ def create_app(token: str, allowed_hosts: set[str] | None) -> Starlette:
         tabs[name] = tab = Tab(await asyncio.to_thread(Session))
         try:
             await _serve(websocket, name, tab)
+        except (WebSocketDisconnect, OSError):  # the tab closed while a message was on its way
+            pass
         finally:
             del tabs[name]
 
