@@ -222,7 +222,10 @@ class Session:
             "accuracy_train": train.get("accuracy"),
             "accuracy_test": test.get("accuracy"),
         }
-        self.curve.append([self.steps, train["loss"], test["loss"]])
+        # [step, train loss, test loss, train accuracy, test accuracy]; no accuracy: None
+        self.curve.append(
+            [self.steps, train["loss"], test["loss"], train.get("accuracy"), test.get("accuracy")]
+        )
         if len(self.curve) > MAX_CURVE:
             self.curve = self.curve[: -MAX_CURVE // 2 : 2] + self.curve[-MAX_CURVE // 2 :]
 
