@@ -74,22 +74,29 @@ class Session:
                 f"binary_cross_entropy has one output for two classes; this data has "
                 f"{data.n_classes}: use cross_entropy"
             )
-        self.x_train = input_features(data.x_train, config.features, data.shown)
-        self.x_test = input_features(data.x_test, config.features, data.shown)
-        self.inputs = input_names(config.features, data.columns, data.shown)
-        self.output, n_out = {
+        # everything that can fail comes first: a refused configuration changes nothing
+        x_train = input_features(data.x_train, config.features, data.shown)
+        output, n_out = {
             "binary_cross_entropy": ("sigmoid", 1),
             "cross_entropy": ("softmax", data.n_classes),
         }.get(config.loss, ("identity", 1))
-        self.network = Network.from_sizes(
-            [self.x_train.shape[1], *config.hidden, n_out],
+        network = Network.from_sizes(
+            [x_train.shape[1], *config.hidden, n_out],
             hidden=config.activation,
-            output=self.output,
+            output=output,
             loss=config.loss,
             seed=config.seed,
             dropout=config.dropout,
         )
-        self.optimizer = get_optimizer(config.optimizer, lr=config.lr, weight_decay=config.l2)
+        optimizer = get_optimizer(config.optimizer, lr=config.lr, weight_decay=config.l2)
+        self.x_train, self.network, self.optimizer, self.output = (
+            x_train,
+            network,
+            optimizer,
+            output,
+        )
+        self.x_test = input_features(data.x_test, config.features, data.shown)
+        self.inputs = input_names(config.features, data.columns, data.shown)
         self.epoch, self.steps, self.position = 0, 0, 0
         self.order = np.arange(len(self.x_train))
         self.curve: list[list[float]] = []
