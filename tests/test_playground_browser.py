@@ -111,7 +111,7 @@ def test_circle_trains_below_a_bound_and_pauses_without_console_errors(page):
     page.wait_for_selector("[data-testid=unit-2-1]", state="detached")
     page.get_by_test_id("play").click()
     until(page, "Number(document.getElementById('epoch').textContent) >= 150", timeout=60)
-    page.get_by_test_id("play").click()
+    page.keyboard.press("Space")  # space = pause, also with the focus on the play button
     until(page, "document.getElementById('play').getAttribute('aria-label') == 'Play'")
     paused = number(page, "epoch")
     page.wait_for_timeout(400)
@@ -152,6 +152,10 @@ def test_a_unit_shows_network_gradients_of_the_picked_sample(page, tmp_path):
     page.get_by_test_id("step-through").click()
     until(page, "document.getElementById('phase').dataset.kind === 'backward'")
     shot(page, "step-through")
+    until(page, "document.getElementById('phase').dataset.kind === 'update'")
+    labels = page.locator("#links .link-label")
+    assert labels.count() == 2 and " → " in labels.first.text_content()  # into unit 3 of layer 1
+    shot(page, "step-through-update")
     until(page, "document.getElementById('phase').textContent === 'Step done'")
 
 
