@@ -216,3 +216,16 @@ def test_the_url_reopens_the_same_configuration(page, browser):
     snippet = other.get_by_test_id("snippet-text").text_content()
     assert "make_dataset('xor'" in snippet and "hidden='relu'" in snippet
     other.close()
+
+
+def test_a_diverging_run_stops_and_says_so(page):
+    page.get_by_test_id("dataset").select_option("plane")
+    until(page, "document.getElementById('loss').value === 'mse'")
+    page.get_by_test_id("learning-rate").select_option("10")
+    until(page, "location.hash.includes('%22lr%22%3A10')")
+    page.get_by_test_id("play").click()
+    until(page, "document.getElementById('status').textContent.includes('diverged')", timeout=30)
+    until(page, "document.getElementById('play').getAttribute('aria-label') === 'Play'")
+    assert "Lower the learning rate" in page.get_by_test_id("status").text_content()
+    assert number(page, "steps") > 0  # the counters show where it stopped
+    shot(page, "diverged")
