@@ -161,6 +161,7 @@ async def _serve(websocket: WebSocket, name: str, tab: Tab) -> None:
                 except DivergenceError as error:
                     playing = False
                     await _send(websocket, {"type": "diverged", "message": str(error)})
+                    await _send(websocket, await tab.run(session.update))  # where it stopped
                     continue
                 update["playing"] = True
                 await _send(websocket, update)

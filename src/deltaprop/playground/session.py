@@ -175,7 +175,7 @@ class Session:
             )
         except DivergenceError as error:
             self.diverged = True
-            self.message = f"{error}. Training stopped: lower the learning rate and press reset."
+            self.message = f"{error}. Training stopped: press reset to start again."
             raise DivergenceError(self.message) from None
         steps = math.ceil(len(rows) / batch)
         self.steps += steps

@@ -268,8 +268,12 @@ function wire() {
   });
   document.addEventListener("keydown", (event) => {
     if (event.target.closest("input, select, textarea, dialog") || event.ctrlKey || event.metaKey || event.altKey) return;
-    if (event.code === "Space") { event.preventDefault(); send({ type: playing ? "pause" : "play" }); }
+    if (event.code === "Space") { event.preventDefault(); if (!event.repeat) send({ type: playing ? "pause" : "play" }); }
     else if (event.key === "s") send({ type: "step" });
+  });
+  // a focused button would also take Space as a click (on key up): one press, one toggle
+  document.addEventListener("keyup", (event) => {
+    if (event.code === "Space" && event.target.tagName === "BUTTON") event.preventDefault();
   });
   for (const element of document.querySelectorAll(".tex")) katex.render(element.dataset.tex, element, { throwOnError: false });
   window.addEventListener("resize", () => { if (state) { view.build(state); if (last) showUpdate(last); } });
