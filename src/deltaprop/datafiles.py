@@ -113,7 +113,7 @@ def _read_bytes(path: PathLike) -> bytes:
     The memory this takes is checked first (a plain file's size; for gzip, as the data expands).
     """
     path = Path(path)
-    with open_regular(path, "data file") as file:
+    with _open_data(path) as file:
         size = os.fstat(file.fileno()).st_size
         if path.suffix != ".gz":
             check_allocation(size, f"reading {path}")
@@ -127,6 +127,13 @@ def _read_bytes(path: PathLike) -> bytes:
                     check_allocation(total, f"decompressing {path}")
                 chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _open_data(path: Path):
+    """``path`` opened for reading when it is a regular file (see ``files.open_regular``)."""
+    if not path.exists():
+        raise DataNotFoundError(f"{path}: no such file")
+    return open_regular(path, "data file")
 
 
 def _gunzipped(file, path: Path) -> gzip.GzipFile:
@@ -248,7 +255,7 @@ def read_idx(path: PathLike) -> np.ndarray:
         The file does not exist.
     """
     path = Path(path)
-    with open_regular(path, "data file") as file:
+    with _open_data(path) as file:
         stored = os.fstat(file.fileno()).st_size
         if path.suffix != ".gz":
             return _read_idx_stream(file, path, stored, gzipped=False)
@@ -523,7 +530,7 @@ def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
     No size the archive declares is trusted: each member's array header is checked against
     what its compressed bytes can hold, and the data is decompressed with that cap.
     """
-    with open_regular(path, "data file") as file:
+    with _open_data(path) as file:
         start = file.read(len(np.lib.format.MAGIC_PREFIX))
         if start == np.lib.format.MAGIC_PREFIX:
             raise DataError(f"{path}: a single .npy array, expected an .npz archive")

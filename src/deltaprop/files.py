@@ -38,9 +38,7 @@ def open_regular(
             raise error(f"{path} is not a regular file (a pipe or device?), so not a {what}")
         return open(path, "rb")
     except FileNotFoundError:
-        raise (missing or DataNotFoundError)(
-            f"{what} {path} does not exist (no such file)"
-        ) from None
+        raise (missing or DataNotFoundError)(f"{what} {path} does not exist") from None
     except OSError as failure:
         raise error(f"cannot read {what} {path}: {failure.strerror or failure}") from None
 

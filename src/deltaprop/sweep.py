@@ -35,6 +35,7 @@ import numpy as np
 
 from .errors import DeltapropError, MissingDependencyError, ValidationError
 from .suggest import closest
+from .validation import check_class_count, check_test_split
 
 # Every option a grid may set: its type(s) and the default used when the grid leaves it out.
 OPTIONS: dict[str, tuple[tuple[type, ...], Any]] = {
@@ -158,7 +159,9 @@ def train_configuration(config: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         (x_train, y_train), (x_test, y_test) = _load(options["data"])
-        n_classes = int(max(y_train.max(), y_test.max())) + 1
+        data = f"data {options['data']}"
+        check_test_split(x_train, x_test, y_test, data)
+        n_classes = check_class_count(np.concatenate([y_train, y_test]), data)
         sizes = [x_train.shape[1], *parse_layers(options["layers"]), n_classes]
         network = Network.from_sizes(
             sizes,

@@ -16,6 +16,7 @@ import numpy as np
 from .errors import DeltapropTypeError, ValidationError
 
 DTYPES = ("float32", "float64")
+MAX_UNSEEN_CLASSES = 1000  # more classes than this must mostly appear among the labels
 
 
 def check_dtype(dtype: object) -> np.dtype:
@@ -242,3 +243,46 @@ def declared_nbytes(shape: Sequence[int], itemsize: int, limit: int) -> int:
         if total > limit:
             return limit + 1
     return total
+
+
+def check_class_count(labels: np.ndarray, what: str) -> int:
+    """The number of classes that integer ``labels`` ask for: the largest label plus one.
+
+    Refuses a count far beyond the labels seen (label 100000000 among a few others would build
+    an output layer of 100,000,001 units): class labels must be indices 0..K-1.
+    """
+    if not labels.size:
+        return 1
+    n_classes = int(labels.max()) + 1
+    distinct = len(np.unique(labels))
+    if n_classes > MAX_UNSEEN_CLASSES and n_classes > 10 * distinct:
+        raise ValidationError(
+            f"{what} has a label {n_classes - 1}, which asks for {n_classes:,} classes (output "
+            f"units), but only {distinct} distinct labels: class labels must be 0..K-1; "
+            "renumber them, e.g. with np.unique(y, return_inverse=True)"
+        )
+    return n_classes
+
+
+def check_test_split(x_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, what: str):
+    """Refuse, before training, a test split that could not be evaluated afterwards: empty,
+    holding NaN or infinite values, or of another width than the training split."""
+    if len(x_test) == 0 or len(y_test) == 0:
+        raise ValidationError(
+            f"the test split of {what} is empty ({len(x_train)} training samples, 0 test "
+            "samples): give a data set with more rows or its own test part"
+        )
+    if x_test.shape[1:] != x_train.shape[1:]:
+        raise ValidationError(
+            f"the test split of {what} has samples of shape {x_test.shape[1:]} but the training "
+            f"split {x_train.shape[1:]}: both splits need the same features"
+        )
+    if len(y_test) != len(x_test):
+        raise ValidationError(
+            f"the test split of {what} has {len(x_test)} samples but {len(y_test)} labels"
+        )
+    if x_test.dtype.kind == "f" and not all_finite(x_test):
+        raise ValidationError(
+            f"the test split of {what} holds NaN or infinite values (after scaling by the "
+            "training split's range, values far outside it overflow): fix or rescale the data"
+        )

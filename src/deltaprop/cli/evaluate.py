@@ -9,6 +9,7 @@ import numpy as np
 
 from .common import (
     add_parser,
+    check_finite_outputs,
     check_width,
     choice,
     load_data,
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if args.limit:
         X, y = X[: args.limit], y[: args.limit]
     check_width(network, X, f"--data {args.data}")
+    check_finite_outputs(network.forward(X), f"--data {args.data}")
     if network.is_classifier:
         results = classification_report(network, X, y)
     else:

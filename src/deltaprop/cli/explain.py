@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import UsageError
-from .common import positive_int
+from .common import check_outputs, positive_int
 
 EXAMPLES = """examples:
   deltaprop explain --layers 2,3,2 --activation sigmoid --loss mse --seed 0
@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ..explain import explain, format_markdown, format_text
     from ..io import atomic_write_bytes
 
+    check_outputs({"MODEL": args.model, "--data": args.data}, {"--markdown": args.markdown})
     network = _network(args)
     x, y = _sample(args, network)
     record = explain(network, x, y, lr=args.lr, max_checks=args.max_checks, seed=args.seed)

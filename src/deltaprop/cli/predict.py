@@ -11,7 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, DataNotFoundError, DeltapropError
-from .common import add_parser, check_width, load_model, write_text
+from .common import (
+    add_parser,
+    check_finite_outputs,
+    check_outputs,
+    check_width,
+    load_model,
+    write_text,
+)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -50,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         from . import UsageError
 
         raise UsageError(f"--output {output}: the file name must end in .csv or .json")
+    check_outputs({"MODEL": args.model, "INPUT": args.input}, {"--output": output})
     network = load_model(args.model)
     X = read_inputs(Path(args.input), network.n_in)
     check_width(network, X, str(args.input))
@@ -133,6 +141,7 @@ def _numeric(cell: str) -> bool:
 def prediction_rows(network, X: np.ndarray) -> list[dict]:
     """One dict per sample: its class and probabilities (classifiers) or its outputs."""
     output = network.forward(X).astype(np.float64)
+    check_finite_outputs(output, "these inputs")
     if not network.is_classifier:
         return [{"sample": i, "outputs": row.tolist()} for i, row in enumerate(output)]
     if network.n_out == 1:  # one sigmoid unit: P(class 1)

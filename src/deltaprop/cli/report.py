@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 from . import UsageError
+from .common import check_outputs
 
 EXAMPLES = """examples:
   deltaprop report mnist.safetensors --data mnist --out report.html
@@ -46,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit must be at least 1, got {args.limit}")
+    out = Path(args.out) if args.out else Path(args.model).with_suffix(".html")
+    check_outputs({"MODEL": args.model, "--data": args.data}, {"--out": out})
     network = load(args.model)
     X = y = data_name = None
     if args.data is not None:
@@ -55,7 +58,6 @@ def run(args: argparse.Namespace) -> int:
         X, y = train if args.split == "train" else test
         X, y = X[: args.limit], y[: args.limit]
         data_name = f"{args.data}, {args.split} split"
-    out = Path(args.out) if args.out else Path(args.model).with_suffix(".html")
     write_report(
         network, out, X, y, title=f"deltaprop report: {Path(args.model).name}", data_name=data_name
     )
