@@ -31,16 +31,22 @@ def open_regular(
     """
     path = Path(path)
     try:
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
-            raise error(f"{path} is a directory, not a {what}")
-        if not stat.S_ISREG(mode):
-            raise error(f"{path} is not a regular file (a pipe or device?), so not a {what}")
+        check_regular(path, what, error)
         return open(path, "rb")
     except FileNotFoundError:
         raise (missing or DataNotFoundError)(f"{what} {path} does not exist") from None
     except OSError as failure:
         raise error(f"cannot read {what} {path}: {failure.strerror or failure}") from None
+
+
+def check_regular(path: PathLike, what: str = "data file", error: type = DataError) -> None:
+    """Refuse a ``path`` that exists but is not a regular file (a directory, FIFO or device);
+    ``FileNotFoundError`` when it does not exist."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise error(f"{path} is a directory, not a {what}")
+    if not stat.S_ISREG(mode):
+        raise error(f"{path} is not a regular file (a pipe or device?), so not a {what}")
 
 
 def same_file(first: PathLike, second: PathLike) -> bool:

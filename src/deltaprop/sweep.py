@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DeltapropError, MissingDependencyError, ValidationError
+from .files import open_regular
 from .suggest import closest
 from .validation import check_class_count, check_test_split
 
@@ -82,9 +83,8 @@ def read_grid(path: str | os.PathLike) -> dict[str, Any]:
             ) from None
     path = Path(path)
     try:
-        grid = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DeltapropError(f"grid file {path} does not exist") from None
+        with open_regular(path, "grid file", ValidationError, missing=DeltapropError) as file:
+            grid = tomllib.load(file)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ValidationError(f"{path} is not a valid TOML file: {error}") from None
     return check_grid(grid, str(path))

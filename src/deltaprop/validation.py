@@ -16,6 +16,7 @@ import numpy as np
 from .errors import DeltapropTypeError, ValidationError
 
 DTYPES = ("float32", "float64")
+SOFT_TARGET_TOLERANCE = 1e-3  # how far a row of cross-entropy targets may sum from 1
 MAX_UNSEEN_CLASSES = 1000  # more classes than this must mostly appear among the labels
 
 
@@ -147,7 +148,30 @@ def check_targets(y: object, n_samples: int, n_out: int, loss: object, dtype: np
             f"binary_cross_entropy targets must lie in [0, 1], got values from {array.min()} "
             f"to {array.max()}: use 0/1 labels or probabilities"
         )
+    if name == "cross_entropy":
+        _check_distributions(array)
     return _finite_cast("y", array, dtype, fix="remove those samples")
+
+
+def _check_distributions(targets: np.ndarray) -> None:
+    """Refuse soft targets ``(N, n_out)`` for cross-entropy that are not probability rows:
+    a negative entry, or a row whose sum is not 1 (within :data:`SOFT_TARGET_TOLERANCE`)."""
+    negative = np.argwhere(targets < 0)
+    if negative.size:
+        row, column = negative[0]
+        raise ValidationError(
+            f"cross_entropy targets must be probabilities, but y[{row}, {column}] = "
+            f"{targets[row, column]:g} is negative: give rows of probabilities summing to 1, or "
+            "class labels of shape (N,)"
+        )
+    sums = targets.sum(axis=1, dtype=np.float64)
+    wrong = np.flatnonzero(np.abs(sums - 1) > SOFT_TARGET_TOLERANCE)
+    if wrong.size:
+        raise ValidationError(
+            f"cross_entropy targets must be probability rows summing to 1, but row {wrong[0]} "
+            f"of y sums to {sums[wrong[0]]:.6g} ({wrong.size:,} rows do not): divide each row "
+            "by its sum, or for several labels per sample use loss='binary_cross_entropy'"
+        )
 
 
 def check_labels(labels: np.ndarray, n_classes: int, single_output: bool = False) -> np.ndarray:

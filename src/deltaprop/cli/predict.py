@@ -71,8 +71,11 @@ def run(args: argparse.Namespace) -> int:
 
 def read_inputs(path: Path, n_in: int) -> np.ndarray:
     """The samples in ``path`` as rows ``(N, n_in)`` (images and arrays of images flattened)."""
+    from ..files import check_regular
+
     if not path.exists():
         raise DataNotFoundError(f"input {path} does not exist")
+    check_regular(path, "input file")
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         from ..images import image_to_input
