@@ -46,7 +46,7 @@ def check_regular(path: PathLike, what: str = "data file", error: type = DataErr
     if stat.S_ISDIR(mode):
         raise error(f"{path} is a directory, not a {what}")
     if not stat.S_ISREG(mode):
-        raise error(f"{path} is not a regular file (a pipe or device?), so not a {what}")
+        raise error(f"{path} is not a regular file (a pipe or a device?): give a {what} on disk")
 
 
 def same_file(first: PathLike, second: PathLike) -> bool:

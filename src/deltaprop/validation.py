@@ -288,25 +288,28 @@ def check_class_count(labels: np.ndarray, what: str) -> int:
     return n_classes
 
 
+def check_split(x: np.ndarray, y: np.ndarray, what: str) -> None:
+    """Refuse a split of a data set (``what`` names it) that cannot be evaluated: no samples,
+    labels of another length, or NaN or infinite values."""
+    if len(x) == 0:
+        raise ValidationError(
+            f"{what} is empty (0 samples): give a data set with more rows or its own test part"
+        )
+    if len(y) != len(x):
+        raise ValidationError(f"{what} has {len(x)} samples but {len(y)} labels")
+    if x.dtype.kind == "f" and not all_finite(x):
+        raise ValidationError(
+            f"{what} holds NaN or infinite values (scaled by the training split's range, values "
+            "far outside it overflow): fix or rescale the data"
+        )
+
+
 def check_test_split(x_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, what: str):
     """Refuse, before training, a test split that could not be evaluated afterwards: empty,
     holding NaN or infinite values, or of another width than the training split."""
-    if len(x_test) == 0 or len(y_test) == 0:
-        raise ValidationError(
-            f"the test split of {what} is empty ({len(x_train)} training samples, 0 test "
-            "samples): give a data set with more rows or its own test part"
-        )
     if x_test.shape[1:] != x_train.shape[1:]:
         raise ValidationError(
             f"the test split of {what} has samples of shape {x_test.shape[1:]} but the training "
             f"split {x_train.shape[1:]}: both splits need the same features"
         )
-    if len(y_test) != len(x_test):
-        raise ValidationError(
-            f"the test split of {what} has {len(x_test)} samples but {len(y_test)} labels"
-        )
-    if x_test.dtype.kind == "f" and not all_finite(x_test):
-        raise ValidationError(
-            f"the test split of {what} holds NaN or infinite values (after scaling by the "
-            "training split's range, values far outside it overflow): fix or rescale the data"
-        )
+    check_split(x_test, y_test, f"the test split of {what}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DeltapropError, MissingDependencyError
+from ..errors import DeltapropError, DivergenceError, MissingDependencyError
 from ..suggest import closest
 from . import UsageError
 
@@ -230,6 +230,17 @@ def check_outputs(inputs, outputs, may_replace: tuple[tuple[str, str], ...] = ()
 
 def _pairs(paths) -> list[tuple[str, str | Path | None]]:
     return list(paths.items()) if isinstance(paths, dict) else list(paths)
+
+
+def check_finite_results(results: dict, what: str) -> None:
+    """Refuse evaluation results (loss, accuracy, ...) that are NaN or infinite."""
+    bad = {key: value for key, value in results.items() if not math.isfinite(value)}
+    if bad:
+        shown = ", ".join(f"{key} {value}" for key, value in bad.items())
+        raise DivergenceError(
+            f"the network's {shown} on {what} is not a number: its weights overflowed in the "
+            "last steps; nothing was saved: train again with a lower --lr or with --clip-norm"
+        )
 
 
 def check_finite_outputs(output: np.ndarray, what: str) -> None:

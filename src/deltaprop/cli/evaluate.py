@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..validation import check_split
 from .common import (
     add_parser,
     check_finite_outputs,
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     X, y = test if args.split == "test" else train
     if args.limit:
         X, y = X[: args.limit], y[: args.limit]
+    check_split(X, y, f"the {args.split} split of --data {args.data}")
     check_width(network, X, f"--data {args.data}")
     check_finite_outputs(network.forward(X), f"--data {args.data}")
     if network.is_classifier:

@@ -75,7 +75,7 @@ def read_inputs(path: Path, n_in: int) -> np.ndarray:
 
     if not path.exists():
         raise DataNotFoundError(f"input {path} does not exist")
-    check_regular(path, "input file")
+    check_regular(path, "file of samples")
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         from ..images import image_to_input

@@ -7,6 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from ..validation import check_split
 from . import UsageError
 from .common import check_outputs
 
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         train, test = load_data(args.data)
         X, y = train if args.split == "train" else test
         X, y = X[: args.limit], y[: args.limit]
+        check_split(X, y, f"the {args.split} split of --data {args.data}")
         data_name = f"{args.data}, {args.split} split"
     write_report(
         network, out, X, y, title=f"deltaprop report: {Path(args.model).name}", data_name=data_name

@@ -21,6 +21,7 @@ from ..validation import check_test_split
 from . import UsageError
 from .common import (
     add_parser,
+    check_finite_results,
     check_outputs,
     choice,
     fraction,
@@ -181,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not root:
         return 0
-    test = network.evaluate(x_test, y_test)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        test = network.evaluate(x_test, y_test)
+    check_finite_results(test, f"the test split of {data}")
     network.save(settings["out"])
     if plots is not None:
         Path(settings["plots"]).mkdir(parents=True, exist_ok=True)
