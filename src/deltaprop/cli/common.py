@@ -243,8 +243,11 @@ def check_finite_results(results: dict, what: str) -> None:
         )
 
 
-def check_finite_outputs(output: np.ndarray, what: str) -> None:
-    """Refuse outputs ``(N, n_out)`` that hold NaN or infinite values instead of reporting them."""
+def finite_outputs(network, X: np.ndarray, what: str) -> np.ndarray:
+    """The network's outputs ``(N, n_out)`` for ``X``, refused when any is NaN or infinite
+    (an overflow), so that they are never printed or written as results."""
+    with np.errstate(over="ignore", invalid="ignore"):  # the refusal below says it once
+        output = network.forward(X)
     bad = np.flatnonzero(~np.isfinite(output).all(axis=1))
     if bad.size:
         raise DeltapropError(
@@ -252,3 +255,4 @@ def check_finite_outputs(output: np.ndarray, what: str) -> None:
             f"samples, the first is sample {bad[0]}): its inputs are far outside the range it "
             "was trained on, or its weights overflow"
         )
+    return output

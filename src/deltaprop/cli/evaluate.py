@@ -10,9 +10,9 @@ import numpy as np
 from ..validation import check_split
 from .common import (
     add_parser,
-    check_finite_outputs,
     check_width,
     choice,
+    finite_outputs,
     load_data,
     load_model,
     plots_module,
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         X, y = X[: args.limit], y[: args.limit]
     check_split(X, y, f"the {args.split} split of --data {args.data}")
     check_width(network, X, f"--data {args.data}")
-    check_finite_outputs(network.forward(X), f"--data {args.data}")
+    finite_outputs(network, X, f"--data {args.data}")
     if network.is_classifier:
         results = classification_report(network, X, y)
     else:

@@ -13,9 +13,9 @@ import numpy as np
 from ..errors import DataError, DataNotFoundError, DeltapropError
 from .common import (
     add_parser,
-    check_finite_outputs,
     check_outputs,
     check_width,
+    finite_outputs,
     load_model,
     write_text,
 )
@@ -143,8 +143,7 @@ def _numeric(cell: str) -> bool:
 
 def prediction_rows(network, X: np.ndarray) -> list[dict]:
     """One dict per sample: its class and probabilities (classifiers) or its outputs."""
-    output = network.forward(X).astype(np.float64)
-    check_finite_outputs(output, "these inputs")
+    output = finite_outputs(network, X, "these inputs").astype(np.float64)
     if not network.is_classifier:
         return [{"sample": i, "outputs": row.tolist()} for i, row in enumerate(output)]
     if network.n_out == 1:  # one sigmoid unit: P(class 1)
