@@ -226,7 +226,7 @@ def _read_idx_stream(stream, path: Path, stored: int, gzipped: bool) -> np.ndarr
             f"{name}: has trailing bytes: the header declares shape {dims} of {dtype.name}, "
             f"{header + declared} bytes in all, but the file has {size}"
         )
-    return np.frombuffer(body, dtype).reshape(dims).astype(dtype.newbyteorder("="))
+    return np.frombuffer(body, dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)
 
 
 def read_idx(path: PathLike) -> np.ndarray:
