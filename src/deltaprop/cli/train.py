@@ -17,10 +17,12 @@ from ..losses import LOSSES
 from ..optimizers import OPTIMIZERS
 from ..progress import format_logs
 from ..schedules import SCHEDULES
+from ..validation import check_test_split
 from . import UsageError
 from .common import (
     add_parser,
-    check_directory_for,
+    check_finite_results,
+    check_outputs,
     choice,
     fraction,
     int_list,
@@ -144,17 +146,22 @@ def run(args: argparse.Namespace) -> int:
     from_checkpoint = checkpoint_settings(resume) if resume else {}
     settings = resolve(args, OPTIONS, from_checkpoint, config)
     check_usage(settings)
+    check_outputs(
+        {"--data": settings["data"], "--config": args.config, "--resume": settings["resume"]},
+        {"--checkpoint": settings["checkpoint"], "--out": settings["out"]},
+        may_replace=(("--checkpoint", "--resume"),),
+    )
     plots = plots_module(settings["plots"]) if settings["plots"] else None
-    check_directory_for(settings["out"], "--out")
-    if settings["checkpoint"]:
-        check_directory_for(settings["checkpoint"], "--checkpoint")
 
     (x_train, y_train), (x_test, y_test) = load_data(settings["data"])
     if settings["limit"]:
         x_train, y_train = x_train[: settings["limit"]], y_train[: settings["limit"]]
     labels = np.concatenate([y_train, y_test])
+    data = f"--data {settings['data']}"
+    check_test_split(x_train, x_test, y_test, data)
+    n_out = n_outputs(settings["loss"], labels, data)
     try:
-        network = build_network(settings, x_train.shape[1], n_outputs(settings["loss"], labels))
+        network = build_network(settings, x_train.shape[1], n_out)
         optimizer = build_optimizer(settings, len(x_train))
     except ValidationError as error:  # options that do not go together, e.g. loss and output
         raise UsageError(str(error)) from None
@@ -175,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not root:
         return 0
-    test = network.evaluate(x_test, y_test)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        test = network.evaluate(x_test, y_test)
+    check_finite_results(test, f"the test split of {data}")
     network.save(settings["out"])
     if plots is not None:
         Path(settings["plots"]).mkdir(parents=True, exist_ok=True)
@@ -218,8 +227,6 @@ def check_usage(settings: dict) -> None:
         raise UsageError("--checkpoint-every needs --checkpoint PATH")
     if settings["resume"] and not settings["checkpoint"]:
         settings["checkpoint"] = settings["resume"]  # keep checkpointing where it left off
-    if settings["checkpoint"] and Path(settings["checkpoint"]) == Path(settings["out"]):
-        raise UsageError("--checkpoint and --out must be different files")
 
 
 def checkpoint_settings(path: str) -> dict:
