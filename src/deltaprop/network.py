@@ -91,7 +91,7 @@ class Network:
         for layer in self.layers:
             layer.build(init_rng, self.dtype)
         self._pack()
-        self.engine = check_engine(engine)
+        self.engine = engine
         # Shuffling and dropout draw from this generator; checkpoints save its state.
         self.rng = np.random.default_rng(train_seed)
         self.history: History | None = None
@@ -200,6 +200,16 @@ class Network:
         if any(layer.weights.base is not vector or layer.bias.base is not vector
                for layer in self.layers):  # fmt: skip
             self._pack()
+
+    @property
+    def engine(self) -> str:
+        """The engine computing this network: ``"numpy"`` or ``"compiled"``; assigning
+        ``"auto"``, ``"numpy"`` or ``"compiled"`` switches it (the parameters stay)."""
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: str) -> None:
+        self._engine = check_engine(engine)
 
     @property
     def passes(self) -> NumpyEngine:
