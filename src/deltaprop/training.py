@@ -12,7 +12,6 @@ import math
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ import numpy as np
 from .activations import Sigmoid
 from .distributed import SOLO, team_for
 from .errors import DivergenceError, ValidationError
+from .history import History, Position
 from .optimizers import Optimizer, get_optimizer
 from .stopping import StopRequest, TrainingInterrupted
 from .validation import (
@@ -39,63 +39,6 @@ if TYPE_CHECKING:
     from .network import Network
 
 GRAD_NORM_EVERY = 10  # steps between samples of the per-layer gradient norms
-
-
-@dataclass
-class History:
-    """What happened in each epoch of training.
-
-    ``metrics`` maps ``"loss"``, ``"accuracy"``, ``"val_loss"``, ``"val_accuracy"``, ``"lr"``
-    and ``"time"`` (seconds) to one value per epoch. ``grad_norms[e][l]`` is the mean L2 norm of
-    ∂L/∂W^(l+1) in epoch e, sampled every ``GRAD_NORM_EVERY`` steps.
-    """
-
-    metrics: dict[str, list[float]] = field(default_factory=dict)
-    grad_norms: list[list[float]] = field(default_factory=list)
-
-    def __getitem__(self, key: str) -> list[float]:
-        return self.metrics[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.metrics
-
-    def get(self, key: str, default=None):
-        return self.metrics.get(key, default)
-
-    @property
-    def epochs(self) -> int:
-        return len(self.metrics.get("loss", []))
-
-    @property
-    def loss(self) -> list[float]:
-        return self.metrics.get("loss", [])
-
-    @property
-    def val_loss(self) -> list[float]:
-        return self.metrics.get("val_loss", [])
-
-    @property
-    def accuracy(self) -> list[float]:
-        return self.metrics.get("accuracy", [])
-
-    @property
-    def val_accuracy(self) -> list[float]:
-        return self.metrics.get("val_accuracy", [])
-
-    def append(self, logs: dict[str, float], grad_norms: list[float]) -> None:
-        for key, value in logs.items():
-            self.metrics.setdefault(key, []).append(float(value))
-        self.grad_norms.append([float(n) for n in grad_norms])
-
-    def to_dict(self) -> dict:
-        return {"metrics": self.metrics, "grad_norms": self.grad_norms}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> History:
-        return cls(
-            {k: [float(v) for v in vs] for k, vs in data["metrics"].items()},
-            [[float(n) for n in row] for row in data["grad_norms"]],
-        )
 
 
 class Callback:
@@ -192,30 +135,6 @@ class EarlyStopping(Callback):
         self.best_parameters = None if best is None else [np.array(p) for p in best]
 
 
-@dataclass
-class Position:
-    """Where training stands: the next epoch and step, and the running sums of that epoch.
-
-    ``n_samples`` and ``batch_size`` are those the steps count in; ``stopped`` is set when a
-    callback ended training early, so that resuming does not train on.
-    """
-
-    epoch: int = 0
-    step: int = 0
-    n_samples: int = 0
-    batch_size: int = 0
-    stopped: bool = False
-    epoch_rng_state: dict | None = None
-    loss_sum: float = 0.0
-    correct: float = 0.0
-    seen: int = 0
-    grad_norm_sums: list[float] = field(default_factory=list)
-    grad_norm_count: int = 0
-
-    def to_dict(self) -> dict:
-        return dict(vars(self))
-
-
 def accuracy(network: Network, output: np.ndarray, targets: np.ndarray) -> float:
     """Fraction of samples classified correctly; ``output`` is ``(N, n_out)``.
 
@@ -259,10 +178,6 @@ def evaluate(
     targets = check_targets(y, len(X), network.n_out, network.loss, network.dtype)
     batch_size = check_positive("batch_size", batch_size, integer=True)
     return _evaluate_prepared(network, X, targets, _wants_accuracy(network, y), batch_size)
-
-
-# The stop flag and the exception live in stopping.py (distributed.py extends the flag).
-_StopRequest = StopRequest
 
 
 def _split_validation(X, targets, validation_split, validation_data, network):
