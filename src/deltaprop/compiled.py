@@ -56,15 +56,19 @@ class CompiledEngine:
     def __init__(self, network: Network):
         self.network = network
         self.dtype = network.dtype.type
-        self._segments: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._empty = np.empty(0, dtype=network.dtype)
+        self._kinds: tuple[tuple, list] = ((), [])
+        self._decays: dict[tuple[int, float], np.ndarray] = {}
 
-    def _layer_kinds(self):
-        """Per layer: (kernel code or None, leaky-ReLU α in the dtype)."""
-        return [
-            (_kind(layer.activation), self.dtype(getattr(layer.activation, "alpha", 0.0)))
-            for layer in self.network.layers
-        ]
+    def _layer_kinds(self) -> list[tuple[int | None, np.floating]]:
+        """Per layer: (kernel code or None, leaky-ReLU α in the dtype), kept while the layers'
+        activations stay the same objects."""
+        activations = tuple(layer.activation for layer in self.network.layers)
+        key, kinds = self._kinds
+        if len(key) != len(activations) or any(a is not b for a, b in zip(key, activations)):
+            kinds = [(_kind(a), self.dtype(getattr(a, "alpha", 0.0))) for a in activations]
+            self._kinds = (activations, kinds)
+        return kinds
 
     # ------------------------------------------------------------------ passes
     def forward(self, X, rng=None, work=None) -> ForwardCache:
@@ -182,9 +186,12 @@ class CompiledEngine:
         dtype = self.dtype
         if vector.dtype.type is not dtype or gradient.dtype.type is not dtype:
             return False
-        starts, stops, is_weight = self._segments_of(layout)
+        starts, stops, is_weight = layout.starts, layout.stops, layout.is_weight
         coupled = optimizer.weight_decay if optimizer._coupled_decay else 0.0
-        decays = np.where(is_weight, dtype(coupled), dtype(0))
+        decays = self._decays.get((id(layout), coupled))
+        if decays is None or len(decays) != len(starts):
+            decays = np.where(is_weight, dtype(coupled), dtype(0))
+            self._decays = {(id(layout), coupled): decays}
         if update is SGD._update:
             velocity = state.get("velocity", self._empty)
             kernels.sgd(
@@ -216,13 +223,3 @@ class CompiledEngine:
             )  # fmt: skip
             return True
         return False
-
-    def _segments_of(self, layout: Layout):
-        """(starts, stops, is_weight) of the layout's arrays, for the optimizer kernels."""
-        key = tuple(layout.shapes)
-        if key not in self._segments:
-            starts = np.array(layout.offsets, dtype=np.int64)
-            sizes = np.array([int(np.prod(shape)) for shape in layout.shapes], dtype=np.int64)
-            is_weight = np.array([len(shape) == 2 for shape in layout.shapes])
-            self._segments[key] = (starts, starts + sizes, is_weight)
-        return self._segments[key]

@@ -34,6 +34,8 @@ class Layout:
     decayed : list of slice
         The stretches of the vector that hold weight matrices (weight decay applies to them,
         not to biases).
+    starts, stops, is_weight : ndarray, shape ``(len(shapes),)``
+        Each array's stretch ``[start, stop)`` and whether it is a weight matrix.
     """
 
     def __init__(self, shapes: Sequence[tuple[int, ...]]):
@@ -48,6 +50,11 @@ class Layout:
             for start, shape in zip(self.offsets, self.shapes)
             if len(shape) == 2
         ]
+        # The same as arrays, for compiled loops: each array's [start, stop) and whether it is
+        # a weight matrix.
+        self.starts = np.array(self.offsets, dtype=np.int64)
+        self.stops = np.array([*self.offsets[1:], self.size], dtype=np.int64)
+        self.is_weight = np.array([len(shape) == 2 for shape in self.shapes], dtype=bool)
 
     @classmethod
     def of_layers(cls, layers) -> Layout:
