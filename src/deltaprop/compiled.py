@@ -43,9 +43,28 @@ def _kind(activation) -> int | None:
     return KINDS.get(type(activation))
 
 
-def _flat(array: np.ndarray) -> np.ndarray:
-    """A 1-D view of a C- or F-contiguous array, in memory order."""
-    return array.reshape(-1, order="F" if array.flags.f_contiguous else "C")
+def _rowwise(array: np.ndarray) -> np.ndarray:
+    """``array`` as a C-contiguous view: itself, or the transpose of a column-major array.
+
+    Arrays of one shape that are all row-major or all column-major come out with one shape, so
+    that element (i, j) of each is the same sample and unit.
+    """
+    return array.T if array.flags.f_contiguous else array
+
+
+class _Plan:
+    """What the kernels need to know of each layer, worked out once per set of activations."""
+
+    def __init__(self, layers, dtype):
+        self.activations = [layer.activation for layer in layers]
+        self.kinds = [_kind(activation) for activation in self.activations]
+        self.alphas = [dtype(getattr(activation, "alpha", 0.0)) for activation in self.activations]
+        self.softmax_output = isinstance(self.activations[-1], Softmax)
+
+    def fits(self, layers) -> bool:
+        return len(layers) == len(self.activations) and all(
+            layer.activation is activation for layer, activation in zip(layers, self.activations)
+        )
 
 
 class CompiledEngine:
@@ -57,32 +76,32 @@ class CompiledEngine:
         self.network = network
         self.dtype = network.dtype.type
         self._empty = np.empty(0, dtype=network.dtype)
-        self._kinds: tuple[tuple, list] = ((), [])
+        self._empty2 = np.empty((0, 0), dtype=network.dtype)  # "no dropout mask"
+        self._plan = _Plan(network.layers, self.dtype)
         self._decays: dict[tuple[int, float], np.ndarray] = {}
 
-    def _layer_kinds(self) -> list[tuple[int | None, np.floating]]:
-        """Per layer: (kernel code or None, leaky-ReLU α in the dtype), kept while the layers'
-        activations stay the same objects."""
-        activations = tuple(layer.activation for layer in self.network.layers)
-        key, kinds = self._kinds
-        if len(key) != len(activations) or any(a is not b for a, b in zip(key, activations)):
-            kinds = [(_kind(a), self.dtype(getattr(a, "alpha", 0.0))) for a in activations]
-            self._kinds = (activations, kinds)
-        return kinds
+    def plan(self) -> _Plan:
+        """The layers' plan, redone when an activation was replaced since."""
+        layers = self.network.layers
+        if not self._plan.fits(layers):
+            self._plan = _Plan(layers, self.dtype)
+        return self._plan
 
     # ------------------------------------------------------------------ passes
-    def forward(self, X, rng=None, work=None) -> ForwardCache:
+    def forward(self, X, rng=None, work=None, plan=None) -> ForwardCache:
         """The forward pass of ``Network._forward``, with bias + σ and dropout fused."""
         network = self.network
         layers = network.layers
+        plan = plan or self.plan()
         work = work or Workspace(layers, len(X), network.dtype)
         inputs = [X]
         last = len(layers) - 1
-        for index, (layer, (kind, alpha)) in enumerate(zip(layers, self._layer_kinds())):
+        for index, layer in enumerate(layers):
+            kind, alpha = plan.kinds[index], plan.alphas[index]
             # z^l = W^l a^(l-1) + b^l  and  a^l = σ(z^l)
             z = np.matmul(inputs[index], layer.weights.T, out=work.zs[index])
             a = work.activations[index]
-            if isinstance(layer.activation, Softmax) and index == last:
+            if index == last and plan.softmax_output:
                 kernels.bias_softmax(z, layer.bias, a)
             elif kind is None:
                 z += layer.bias
@@ -95,20 +114,20 @@ class CompiledEngine:
                 keep = self.dtype(1.0 - layer.dropout)
                 mask = rng.random(dtype=a.dtype, out=work.masks[index])
                 dropped = work.dropped[index]
-                kernels.dropout(_flat(mask), _flat(a), _flat(dropped), keep)
+                kernels.dropout(_rowwise(mask), _rowwise(a), _rowwise(dropped), keep)
                 a = dropped
             inputs.append(a)
         masks = work.masks if rng is not None else [None] * len(layers)
         return ForwardCache(inputs, work.zs, work.activations, masks)
 
-    def backward(self, cache, targets, work=None, deltas=None) -> Gradients:
+    def backward(self, cache, targets, work=None, deltas=None, plan=None) -> Gradients:
         """The delta recursion of ``Network._backward``, with δ's element-wise parts fused."""
         network = self.network
         layers = network.layers
+        plan = plan or self.plan()
         work = work or Workspace.for_targets(layers, network.dtype, targets)
         gradients = work.gradients
-        kinds = self._layer_kinds()
-        delta = self._output_delta(cache, targets, work.deltas[-1], kinds[-1])
+        delta = self._output_delta(cache, targets, work.deltas[-1], plan)
         for index in range(len(layers) - 1, -1, -1):
             if deltas is not None:
                 deltas.insert(0, delta)
@@ -122,26 +141,27 @@ class CompiledEngine:
             below = index - 1
             grad_a = np.matmul(delta, layers[index].weights, out=work.deltas[below])
             mask = cache.masks[below]
-            kind, alpha = kinds[below]
+            kind = plan.kinds[below]
             z, a = cache.zs[below], cache.activations[below]
-            if kind is None:
+            layout = grad_a.flags.f_contiguous
+            if kind is None or z.flags.f_contiguous != layout or a.flags.f_contiguous != layout:
                 if mask is not None:
                     grad_a *= mask
                 delta = layers[below].activation.backward(grad_a, z, a)
             else:
-                flat_mask = self._empty if mask is None else _flat(mask)
+                mask = self._empty2 if mask is None else _rowwise(mask)
                 kernels.activation_backward(
-                    _flat(grad_a), _flat(z), _flat(a), flat_mask, kind, alpha
+                    _rowwise(grad_a), _rowwise(z), _rowwise(a), mask, kind, plan.alphas[below]
                 )
                 delta = grad_a
         return gradients
 
-    def _output_delta(self, cache, targets, out, kind_alpha) -> np.ndarray:
+    def _output_delta(self, cache, targets, out, plan) -> np.ndarray:
         """δ^L into ``out`` by a kernel where the loss has one, else by the loss's NumPy code."""
         network = self.network
         loss, activation = network.loss, network.layers[-1].activation
         z, a = cache.zs[-1], cache.output
-        kind, alpha = kind_alpha
+        kind, alpha = plan.kinds[-1], plan.alphas[-1]
         if type(loss) is CrossEntropy and targets.ndim == 1:
             # δ^L = (P - Y)/N
             kernels.delta_from_labels(a, targets, self.dtype(1 / len(a)), out)
@@ -161,9 +181,10 @@ class CompiledEngine:
         """Mean loss, gradients and output a^L of one batch (dropout when ``rng``)."""
         network = self.network
         work = work or Workspace.for_targets(network.layers, network.dtype, targets)
-        cache = self.forward(X, rng, work)
+        plan = self.plan()
+        cache = self.forward(X, rng, work, plan)
         loss = float(network.loss.value(cache.zs[-1], cache.output, targets))
-        return loss, self.backward(cache, targets, work), cache.output
+        return loss, self.backward(cache, targets, work, plan=plan), cache.output
 
     def loss(self, X, targets) -> np.floating:
         """Mean loss, forward pass only, in the network's dtype."""

@@ -84,28 +84,32 @@ def _prime(z, a, kind, alpha, one):
 def activation_backward(grad, z, a, mask, kind, alpha):
     """``grad ⊙= mask`` (when ``mask`` has elements) then ``grad ⊙= σ'(z)``, in place.
 
-    All 1-D views of arrays of one memory layout, so element k is the same sample and unit.
+    All 2-D, C-contiguous and of one shape (the transposes of column-major arrays).
     """
     one = grad.dtype.type(1)
     masked = mask.size > 0
-    for k in range(grad.size):
-        g = grad[k]
-        if masked:
-            g = g * mask[k]
-        if kind != IDENTITY:
-            g = g * _prime(z[k], a[k], kind, alpha, one)
-        grad[k] = g
+    rows, columns = grad.shape
+    for i in range(rows):
+        for j in range(columns):
+            g = grad[i, j]
+            if masked:
+                g = g * mask[i, j]
+            if kind != IDENTITY:
+                g = g * _prime(z[i, j], a[i, j], kind, alpha, one)
+            grad[i, j] = g
 
 
 @kernel
 def dropout(uniform, a, dropped, keep):
     """Inverted dropout: ``mask = (u < keep) / keep`` written over ``uniform``, and
-    ``dropped = a ⊙ mask``; 1-D views of arrays of one layout."""
+    ``dropped = a ⊙ mask``; 2-D, C-contiguous, of one shape."""
     one, zero = a.dtype.type(1), a.dtype.type(0)
-    for k in range(a.size):
-        mask = (one if uniform[k] < keep else zero) / keep
-        uniform[k] = mask
-        dropped[k] = a[k] * mask
+    rows, columns = a.shape
+    for i in range(rows):
+        for j in range(columns):
+            mask = (one if uniform[i, j] < keep else zero) / keep
+            uniform[i, j] = mask
+            dropped[i, j] = a[i, j] * mask
 
 
 @kernel

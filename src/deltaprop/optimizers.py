@@ -66,6 +66,7 @@ class Optimizer:
         self.state: dict[str, list[np.ndarray]] = {}
         self._vectors: dict[str, np.ndarray] = {}
         self._scratch_arrays: dict[int, np.ndarray] = {}
+        self._checked_layouts: tuple = (None, None)
 
     @property
     def current_lr(self) -> float:
@@ -128,6 +129,13 @@ class Optimizer:
 
     def _prepare_state(self, params, grads) -> Layout | None:
         """Create the state on the first step; the layout when both lists view one vector."""
+        checked_params, checked_grads = self._checked_layouts
+        if (
+            checked_params is not None
+            and getattr(params, "layout", None) is checked_params
+            and getattr(grads, "layout", None) is checked_grads
+        ):  # the same vectors as the previous step's, which were checked then
+            return checked_params
         packed = is_packed(params) and is_packed(grads) and params.layout == grads.layout
         layout = params.layout if packed else None
         shapes = [p.shape for p in params]
@@ -139,11 +147,13 @@ class Optimizer:
                 "this optimizer holds state for parameters of other shapes: use a new "
                 "optimizer object for a different network"
             )
+        self._checked_layouts = (layout, grads.layout) if layout is not None else (None, None)
         return layout
 
     def _set_state(self, state: dict[str, Sequence[np.ndarray]]) -> None:
         """Pack each slot's arrays into one vector and keep views of it as ``state``."""
         self._vectors, self.state = {}, {}
+        self._checked_layouts = (None, None)
         for slot, arrays in state.items():
             arrays = [np.asarray(a) for a in arrays]
             layout = Layout([a.shape for a in arrays])
