@@ -65,6 +65,12 @@ class History:
             [[float(n) for n in row] for row in data["grad_norms"]],
         )
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows the training curves and the per-epoch table (``display.py``)."""
+        from .display import history_html
+
+        return history_html(self)
+
 
 @dataclass
 class Position:

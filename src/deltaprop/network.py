@@ -441,6 +441,12 @@ class Network:
             f"engine={self.engine!r}\n)"
         )
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows a diagram of the layers and a table of them (``display.py``)."""
+        from .display import network_html
+
+        return network_html(self)
+
 
 class NumpyEngine:
     """The reference engine: the passes are ``Network``'s own NumPy methods above.
