@@ -391,3 +391,19 @@ def test_train_compiled_without_numba_says_what_to_install(capsys, tmp_path, mon
     assert status != 0
     assert 'pip install "deltaprop[fast]"' in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "m.safetensors").exists()
+
+
+# ---------------------------------------------------------------------- scikit-learn
+def test_the_estimators_train_on_the_engine_they_are_given():
+    sklearn = pytest.importorskip("deltaprop.sklearn")
+    X, Y = regression(n=60)
+    engines_here = ["numpy", "compiled"] if numba_installed() else ["numpy"]
+    fitted = []
+    for engine in engines_here:
+        model = sklearn.DeltapropRegressor((8,), epochs=3, random_state=0, engine=engine)
+        fitted.append(model.fit(X, Y))
+        assert model.network_.engine == engine and model.get_params()["engine"] == engine
+    # ReLU, identity output, squared error, Adam: the same bits on both engines
+    assert len({model.predict(X).tobytes() for model in fitted}) == 1
+    classifier = sklearn.DeltapropClassifier((4,), epochs=1, engine="numpy")
+    assert classifier.fit(X, X[:, 0] > 0).network_.engine == "numpy"
