@@ -183,7 +183,10 @@ class CompiledEngine:
         work = work or Workspace.for_targets(network.layers, network.dtype, targets)
         plan = self.plan()
         cache = self.forward(X, rng, work, plan)
-        loss = float(network.loss.value(cache.zs[-1], cache.output, targets))
+        if type(network.loss) is CrossEntropy and targets.ndim == 1 and len(X):
+            loss = kernels.cross_entropy_from_labels(cache.zs[-1], targets)
+        else:
+            loss = float(network.loss.value(cache.zs[-1], cache.output, targets))
         return loss, self.backward(cache, targets, work, plan=plan), cache.output
 
     def loss(self, X, targets) -> np.floating:

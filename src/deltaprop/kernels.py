@@ -137,6 +137,24 @@ def bias_softmax(z, bias, a):
 
 
 @kernel
+def cross_entropy_from_labels(z, labels):
+    """Mean over rows of log Σ_k e^(z_k) - z_(label), with the row maximum taken out first (as
+    ``losses.CrossEntropy.value``; summed in float64, so it may differ in the last digits)."""
+    rows, columns = z.shape
+    total = 0.0
+    for i in range(rows):
+        largest = z[i, 0]
+        for j in range(1, columns):
+            if z[i, j] > largest or z[i, j] != z[i, j]:
+                largest = z[i, j]
+        exp_sum = 0.0
+        for j in range(columns):
+            exp_sum += np.exp(np.float64(z[i, j] - largest))
+        total += np.log(exp_sum) + largest - z[i, labels[i]]
+    return total / rows
+
+
+@kernel
 def delta_from_labels(a, labels, scale, delta):
     """δ^L = (P - Y) · scale with Y the one-hot rows of ``labels`` (N,); arrays ``(N, n)``."""
     rows, columns = a.shape
