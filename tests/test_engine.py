@@ -394,6 +394,7 @@ def test_train_compiled_without_numba_says_what_to_install(capsys, tmp_path, mon
 
 
 # ---------------------------------------------------------------------- scikit-learn
+@pytest.mark.filterwarnings("ignore:.*stopped after epochs")  # a few epochs are enough here
 def test_the_estimators_train_on_the_engine_they_are_given():
     sklearn = pytest.importorskip("deltaprop.sklearn")
     X, Y = regression(n=60)
