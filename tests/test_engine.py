@@ -9,6 +9,7 @@ and on the NumPy engine where it is not (CI runs both); these tests put the two 
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import signal
@@ -156,6 +157,20 @@ def test_layers_moved_into_another_network_leave_both_consistent():
     for layer in first.layers:
         assert layer.weights.base is first.parameter_vector
     assert second.n_parameters() == first.n_parameters()
+
+
+def test_a_copied_optimizer_keeps_its_state_in_one_vector_of_its_own():
+    X, Y = regression()
+    net, _ = trained("numpy", "relu", dp.Adam(lr=0.01), epochs=1)
+    optimizer = dp.Adam(lr=0.01)
+    net.fit(X, Y, epochs=1, batch_size=16, optimizer=optimizer)
+    twin, twin_optimizer = net.copy(), copy.deepcopy(optimizer)
+    for network, opt in ((net, optimizer), (twin, twin_optimizer)):
+        network.fit(X, Y, epochs=2, batch_size=16, optimizer=opt)
+    assert twin.parameter_vector.tobytes() == net.parameter_vector.tobytes()
+    for slot, arrays in twin_optimizer.state_dict()["state"].items():
+        for mine, theirs in zip(arrays, optimizer.state[slot]):
+            np.testing.assert_array_equal(mine, theirs)  # the saved views follow the updates
 
 
 # ---------------------------------------------------------------------- the engines agree

@@ -14,6 +14,7 @@ fused compiled loop when the network's engine offers it (``compiled.py``).
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -175,6 +176,15 @@ class Optimizer:
     def load_state_dict(self, state: dict) -> None:
         self.iterations = int(state["iterations"])
         self._set_state(state["state"])
+
+    def __deepcopy__(self, memo: dict) -> Optimizer:
+        # deepcopy copies each view of a state vector on its own: pack the copies again.
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        for name, value in vars(self).items():
+            setattr(clone, name, copy.deepcopy(value, memo))
+        clone._set_state(clone.state)
+        return clone
 
     def config(self) -> dict:
         """The constructor arguments (without the schedule) that rebuild this optimizer."""
