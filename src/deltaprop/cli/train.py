@@ -12,6 +12,7 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 from ..distributed import add_distributed_option, is_root
+from ..engines import ENGINES
 from ..errors import DeltapropError, ValidationError
 from ..losses import LOSSES
 from ..optimizers import OPTIMIZERS
@@ -92,6 +93,13 @@ OPTIONS = [
         "PATIENCE",
     ),
     Option("--dtype", choice(["float32", "float64"]), "float32", "precision"),
+    Option(
+        "--engine",
+        choice(ENGINES),
+        "auto",
+        "numpy (the reference code) or compiled (numba kernels, pip install "
+        "'deltaprop[fast]'); auto: compiled when numba is installed",
+    ),
     Option("--checkpoint", str, None, "write a checkpoint here (and on Ctrl-C)", "PATH"),
     Option("--checkpoint-every", positive_int, 1, "epochs between checkpoints"),
     Option(
@@ -284,6 +292,7 @@ def build_network(settings: dict, n_in: int, n_out: int):
         dtype=settings["dtype"],
         seed=settings["seed"],
         dropout=settings["dropout"],
+        engine=settings["engine"],
     )
 
 
@@ -331,7 +340,8 @@ def describe(settings: dict, network, optimizer, n_samples: int) -> str:
     validation = f" ({held_out:,} held out for validation)" if held_out else ""
     schedule = "" if settings["schedule"] == "constant" else f" ({settings['schedule']} decay)"
     return (
-        f"training {sizes} ({network.n_parameters():,} parameters, {network.dtype.name}) on "
+        f"training {sizes} ({network.n_parameters():,} parameters, {network.dtype.name}, "
+        f"{network.engine} engine) on "
         f"{n_samples:,} samples of {settings['data']}{validation} with {optimizer.name} "
         f"lr {optimizer.lr:g}{schedule}, batch {settings['batch_size']}, "
         f"{settings['epochs']} epochs"
