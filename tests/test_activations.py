@@ -157,9 +157,13 @@ def test_prime_keeps_float32(name):
     assert activation.prime(z, activation.forward(z)).dtype == np.float32
 
 
-@pytest.mark.parametrize("shape", [(), (5,), (2, 3, 4)])
-def test_relu_of_any_shape(shape):
-    z = np.random.default_rng(3).normal(size=shape)
+@pytest.mark.parametrize("z", [np.array(-0.5), np.array(0.5), np.linspace(-1, 1, 5)])
+def test_relu_of_a_scalar_or_a_vector(z):
+    np.testing.assert_array_equal(dp.get_activation("relu").forward(z), np.maximum(z, 0))
+
+
+def test_relu_of_a_batch_of_matrices():
+    z = np.random.default_rng(3).normal(size=(2, 3, 4))
     np.testing.assert_array_equal(dp.get_activation("relu").forward(z), np.maximum(z, 0))
 
 

@@ -67,7 +67,9 @@ def test_early_stopping_ends_with_the_weights_of_the_best_validation_epoch():
     # ... and went back to it: the same run cut off right after the best epoch has its weights.
     cut = DeltapropClassifier(**settings, epochs=best + 1).fit(X, y)
     assert cut.validation_loss_curve_ == stopped.validation_loss_curve_[: best + 1]
-    np.testing.assert_array_equal(stopped.predict_proba(X), cut.predict_proba(X))
+    proba = stopped.predict_proba(X)
+    np.testing.assert_array_equal(proba, cut.predict_proba(X))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)  # real weights went back, not NaN
 
 
 def test_with_tol_0_a_loss_that_repeats_exactly_is_not_counted_as_stale(regression):
