@@ -186,13 +186,13 @@ def still() -> dp.SGD:
     return dp.SGD(lr=1e-12)
 
 
-def averaging_network(width: int, dropout: float = 0.0) -> dp.Network:
+def averaging_network(width: int, dropout: float = 0.0, engine: str = "auto") -> dp.Network:
     """x → ``width`` identity units with weights 1 → one identity output, their mean: ŷ = x."""
     hidden = dp.Dense(1, width, activation="identity", dropout=dropout)
     hidden.weights, hidden.bias = np.ones((width, 1)), np.zeros(width)
     output = dp.Dense(width, 1, activation="identity")
     output.weights, output.bias = np.full((1, width), 1 / width), np.zeros(1)
-    return dp.Network([hidden, output], loss="mse", dtype="float64")
+    return dp.Network([hidden, output], loss="mse", dtype="float64", engine=engine)
 
 
 def squares(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -200,11 +200,12 @@ def squares(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(n, dtype=np.float64)[:, None], np.zeros((n, 1))
 
 
-def test_inverted_dropout_keeps_units_with_probability_1_minus_p_and_scales_them():
+@pytest.mark.parametrize("engine", ["numpy", "compiled"])
+def test_inverted_dropout_keeps_units_with_probability_1_minus_p_and_scales_them(engine):
     # Each of the 4000 units is kept with probability 0.8 and scaled by 1/0.8, so the output
     # (their mean) stays 1 and the loss (ŷ - 0)² stays 1 + Var ≈ 1.00006. Without the scaling
     # it would be 0.8² = 0.64; keeping units with probability p = 0.2 instead gives 0.25² ≈ 0.06.
-    net = averaging_network(4000, dropout=0.2)
+    net = averaging_network(4000, dropout=0.2, engine=engine)
     X, y = np.ones((64, 1)), np.zeros((64, 1))
     history = net.fit(X, y, epochs=1, batch_size=64, optimizer=still())
     assert history.loss[0] == pytest.approx(1.0, abs=0.01)
