@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
 import struct
 import tempfile
@@ -158,19 +159,21 @@ def remove_stale_temporaries(path: Path) -> None:
     A temporary file names the process that wrote it; one whose process still runs belongs to
     a save in progress and is kept.
     """
-    prefix = f".{path.name}."
+    # Only names that mkstemp makes (8 characters of [a-z0-9_]), with the writer's process id or,
+    # from older versions, without one: any other hidden .tmp file may be the user's own.
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(\d+)\.)?[a-z0-9_]{{8}}\.tmp")
     directory = path.parent if str(path.parent) else Path(".")
     try:
         candidates = [
-            entry
+            (entry, match)
             for entry in os.scandir(directory)
-            if entry.name.startswith(prefix) and entry.name.endswith(".tmp")
+            if (match := pattern.fullmatch(entry.name))
         ]
     except OSError:
         return
-    for entry in candidates:
-        writer = entry.name[len(prefix) :].split(".")[0]
-        if writer.isdigit() and _running(int(writer)):
+    for entry, match in candidates:
+        writer = match.group(1)
+        if writer is not None and _running(int(writer)):
             continue
         with contextlib.suppress(OSError):  # gone already, or not ours: the save goes on
             os.unlink(entry.path)
