@@ -378,3 +378,6 @@ def test_validation_data_is_prepared_as_evaluate_prepares_it():
     history = net.fit(X, y, epochs=1, validation_data=(X_val, y_val), optimizer=dp.SGD(lr=0.1))
     result = net.evaluate(X_val, y_val)
     assert history.val_loss == [result["loss"]] and history.val_accuracy == [result["accuracy"]]
+    # ... and checked by the loss's rules: one sigmoid output takes labels 0 and 1 only.
+    with pytest.raises(dp.ValidationError, match="one sigmoid output"):
+        net.fit(X, y, epochs=1, validation_data=(X_val, np.arange(20) % 3))
