@@ -508,6 +508,19 @@ def _matching(path, layers, dtype: np.dtype, tensors: dict, allow_extra: tuple |
     return [(tensors[w], tensors[b]) for w, b in _layer_names(layers)]
 
 
+def read_checkpoint(
+    path: str | Path, written_by: str = "fit(..., checkpoint=...)"
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """``read_file`` for a checkpoint: a model file is refused, naming what writes checkpoints."""
+    document, tensors = read_file(path)
+    if document.get("kind") != "checkpoint":
+        raise ModelFileError(
+            f"{path} is a model file, not a checkpoint: resume needs the file written by "
+            f"{written_by}"
+        )
+    return document, tensors
+
+
 def load_checkpoint(
     path: str | Path, network: Network, optimizer: Optimizer
 ) -> tuple[History, Position]:
@@ -516,12 +529,7 @@ def load_checkpoint(
     The checkpoint must have been written for the same architecture and optimizer type.
     Everything is checked before anything changes: a refused file leaves both untouched.
     """
-    document, tensors = read_file(path)
-    if document.get("kind") != "checkpoint":
-        raise ModelFileError(
-            f"{path} is a model file, not a checkpoint: resume needs the file written by "
-            "fit(..., checkpoint=...)"
-        )
+    document, tensors = read_checkpoint(path)
     try:
         layers = document["architecture"]["layers"]
         saved_dtype = document["architecture"]["dtype"]
