@@ -37,10 +37,15 @@ lint: $(VENV)/.test
 test: lint
 	$(BIN)/python -m pytest -n 2 -q
 
+$(VENV)/.bench: pyproject.toml | $(VENV)/.test
+	$(BIN)/pip install --quiet -e ".[bench]"
+	touch $@
+
 # OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, where the machine sets them, pin an older, slower kernel:
 # the benchmark measures the kernel OpenBLAS picks by itself (RESULTS.md names it).
-bench: $(VENV)/.test
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench.py
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--baseline before.json".
+bench: $(VENV)/.bench
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
