@@ -363,6 +363,35 @@ def test_predict_from_npy_csv_and_png_agree_with_the_library(capsys, trained, mn
     assert len(out.splitlines()) == 11  # the class, then one probability per class
 
 
+def test_a_csv_with_a_utf8_bom_is_read_alike_by_train_and_predict(capsys, tmp_path):
+    """Excel's "CSV UTF-8" starts with a byte order mark: no command takes row 1 for a header."""
+    rng = np.random.default_rng(0)
+    features = rng.random((20, 3)).round(3)
+    labels = (features[:, 0] > 0.5).astype(int)
+    bom = b"\xef\xbb\xbf"
+
+    def write(path, table):
+        text = "\n".join(",".join(f"{v:g}" for v in row) for row in table) + "\n"
+        path.write_bytes(bom + text.encode())
+
+    write(tmp_path / "labelled.csv", np.column_stack([labels, features]))
+    write(tmp_path / "rows.csv", features)
+    model = tmp_path / "m.safetensors"
+    train = ["train", "--data", tmp_path / "labelled.csv", "--layers", "4", "--epochs", "1"]
+    status, _, err = run(capsys, *train, "--quiet", "--out", model)
+    assert status == 0, err
+    (x_train, _), (x_test, _) = dp.datasets.load_csv(tmp_path / "labelled.csv")
+    assert len(x_train) + len(x_test) == 20  # training kept every row
+    status, _, err = run(
+        capsys, "predict", model, tmp_path / "rows.csv", "--output", tmp_path / "p.json"
+    )
+    assert status == 0, err
+    written = json.loads((tmp_path / "p.json").read_text())["predictions"]
+    assert [row["sample"] for row in written] == list(range(20))  # predict kept every row
+    expected = dp.load(model).predict_proba(features)
+    np.testing.assert_allclose([row["probabilities"] for row in written], expected, atol=1e-6)
+
+
 def test_predict_errors(capsys, trained, tmp_path):
     path = trained[0]
     np.save(tmp_path / "wide.npy", np.zeros((2, 785)))

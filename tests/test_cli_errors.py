@@ -82,7 +82,7 @@ CASES = [
     ("input-pickled", ["predict", "{d}/model.safetensors", "{d}/objects.npy"], 1, ["objects.npy is not a numeric .npy array"]),
     ("input-empty-npy", ["predict", "{d}/model.safetensors", "{d}/empty.npy"], 1, ["empty.npy is not a numeric .npy array"]),
     ("input-forged-npy", ["predict", "{d}/model.safetensors", "{d}/forged.npy"], 1, ["forged.npy is not a numeric .npy array"]),
-    ("input-csv-not-numbers", ["predict", "{d}/model.safetensors", "{d}/inputs_bad.csv"], 1, ["row 2 is not all numbers"]),
+    ("input-csv-not-numbers", ["predict", "{d}/model.safetensors", "{d}/inputs_bad.csv"], 1, ["inputs_bad.csv line 2, column 3", "not a number"]),
     ("input-missing", ["predict", "{d}/model.safetensors", "{d}/none.npy"], 1, ["none.npy does not exist"]),
     ("image-not-an-image", ["predict", "{d}/square.safetensors", "{d}/not_image.png"], 1, ["not an image Pillow can read"]),
     ("image-flat", ["predict", "{d}/square.safetensors", "{d}/flat.png"], 1, ["single flat color"]),

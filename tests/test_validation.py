@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
+from deltaprop.validation import parse_sizes
 
 
 @pytest.fixture
@@ -82,3 +83,26 @@ def test_reusing_a_layer_object_is_refused():
     layer = dp.Dense(3, 3)
     with pytest.raises(dp.ValidationError, match="appears twice"):
         dp.Network([layer, layer], loss="mse")
+
+
+@pytest.mark.parametrize(
+    ("text", "at_least", "sizes"),
+    [("256,128", 0, [256, 128]), (" 256, 128, ", 1, [256, 128]), (64, 1, [64]), ("", 0, [])],
+)
+def test_parse_sizes_reads_layer_sizes_as_every_command_writes_them(text, at_least, sizes):
+    assert parse_sizes(text, at_least) == sizes
+
+
+@pytest.mark.parametrize(
+    ("text", "at_least", "words"),
+    [
+        ("256,x", 0, "positive integers separated by commas"),
+        ("8,0", 0, "got '8,0'"),
+        ("-4", 0, "positive integers"),
+        ("", 1, "got ''"),
+        ("5", 2, "at least 2 positive integers"),
+    ],
+)
+def test_parse_sizes_refuses_what_is_no_list_of_sizes(text, at_least, words):
+    with pytest.raises(dp.ValidationError, match=words):
+        parse_sizes(text, at_least)

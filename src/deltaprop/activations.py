@@ -17,9 +17,9 @@ import math
 
 import numpy as np
 
-from .errors import DeltapropTypeError, ValidationError
-from .suggest import Configured, closest
-from .validation import construct
+from . import registry
+from .errors import ValidationError
+from .suggest import Configured
 
 
 class Activation(Configured):
@@ -283,29 +283,25 @@ ACTIVATIONS: dict[str, type[Activation]] = {
 }
 
 
+_ALIASES = {"linear": "identity"}
+
+
 def get_activation(activation: str | Activation | None) -> Activation:
     """Return an ``Activation`` for a name (``"relu"``), an instance, or ``None`` (identity)."""
-    if activation is None:
-        return Identity()
-    if isinstance(activation, Activation):
-        return activation
-    if not isinstance(activation, str):
-        raise DeltapropTypeError(
-            f"activation must be a name such as 'relu' or an Activation, got {type(activation)}"
-        )
-    key = activation.lower().replace("-", "_")
-    if key == "linear":
-        key = "identity"
-    if key not in ACTIVATIONS:
-        raise ValidationError(
-            f"unknown activation {activation!r}{closest(key, ACTIVATIONS)}; "
-            f"choose one of {', '.join(ACTIVATIONS)}"
-        )
-    return ACTIVATIONS[key]()
+    return registry.get(
+        "activation",
+        activation,
+        ACTIVATIONS,
+        Activation,
+        {},
+        example="relu",
+        default="identity",
+        aliases=_ALIASES,
+    )
 
 
 def activation_from_config(name: str, config: dict) -> Activation:
     """Rebuild an activation from its name and ``config()`` (model files use this)."""
-    if name not in ACTIVATIONS:
-        raise ValidationError(f"unknown activation {name!r}{closest(name, ACTIVATIONS)}")
-    return construct(f"activation {name!r}", ACTIVATIONS[name], config)
+    return registry.get(
+        "activation", name, ACTIVATIONS, Activation, config, example="relu", aliases=_ALIASES
+    )

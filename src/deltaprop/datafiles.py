@@ -11,8 +11,9 @@ allocated according to sizes a header declares before the file is known to hold 
 ``.npz`` files are never unpickled.
 
 The helpers without a leading underscore but outside ``__all__`` (``read_table``,
-``split_labels``, ``image_split``, ``read_idx_directory``) are shared with
-:mod:`deltaprop.datasets`, which loads the well-known data sets.
+``parse_table``, ``split_labels``, ``image_split``, ``read_idx_directory``) are shared with
+:mod:`deltaprop.datasets`, which loads the well-known data sets, and with ``deltaprop predict``
+(``read_table``).
 """
 
 from __future__ import annotations
@@ -303,10 +304,12 @@ def _parse_slow(
 def read_table(
     path: PathLike, header: bool | None, dtype=np.float64
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Read a comma-separated file of numbers (plain or ``.gz``).
+    """Read a comma-separated file of numbers (plain or ``.gz``): the one CSV reader.
 
-    Blank lines are skipped; a header is the first non-blank line, skipped when ``header`` is
-    True, or when ``header`` is None and one of its cells is not a number.
+    Training data (:func:`load_csv`), the inputs of ``deltaprop predict`` and MNIST's files all
+    come through here. Blank lines are skipped and a UTF-8 byte order mark is ignored; a header
+    is the first non-blank line, skipped when ``header`` is True, or when ``header`` is None and
+    one of its cells is not a number.
 
     Returns
     -------
@@ -315,8 +318,14 @@ def read_table(
     lines : ndarray of int, shape (rows,)
         The 1-based line number of each row in the file, for error messages.
     """
-    name, dtype = str(path), np.dtype(dtype)
-    data = _read_bytes(path)
+    return parse_table(_read_bytes(path), str(path), header, dtype)
+
+
+def parse_table(
+    data: bytes, name: str, header: bool | None, dtype=np.float64
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`read_table` for the contents of a file already read; ``name`` is for messages."""
+    dtype = np.dtype(dtype)
     data = data[len(_BOM) :] if data.startswith(_BOM) else data
     rows, lines = [], []
     for number, line in enumerate(data.splitlines(), 1):

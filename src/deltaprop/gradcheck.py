@@ -68,6 +68,12 @@ class GradcheckReport:
         )
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows a table per layer with a pass/fail mark (``display.py``)."""
+        from .display import gradcheck_html
+
+        return gradcheck_html(self)
+
 
 def gradcheck(
     network: Network,

@@ -18,22 +18,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import registry
 from .activations import Activation, Sigmoid, Softmax
-from .errors import DeltapropTypeError, ValidationError
-from .suggest import Configured, closest
-from .validation import construct
+from .errors import ValidationError
+from .suggest import Configured
 
 
 class Loss(Configured):
     """Base class: ``value`` is L averaged over the batch, ``gradient`` is ∂L/∂a^L."""
 
     name = "loss"
+    #: The output activation this loss needs (its fused delta assumes it); None: any, as for
+    #: regression losses (softmax too, through its full Jacobian).
+    output_activation: type[Activation] | None = None
+    #: What else the error for a wrong output activation suggests.
+    alternative = ""
 
     def check_activation(self, activation: Activation) -> None:
-        """Raise ``ValidationError`` when this loss cannot follow the output ``activation``.
-
-        Regression losses follow any activation (softmax too, through its full Jacobian).
-        """
+        """Raise ``ValidationError`` when this loss cannot follow the output ``activation``."""
+        needed = self.output_activation
+        if needed is not None and not isinstance(activation, needed):
+            raise ValidationError(
+                f"loss {self.name!r} needs a {needed.name} output, got {activation.name!r}: "
+                f"set the output activation to {needed.name!r}{self.alternative}"
+            )
 
     def value(self, z: np.ndarray, a: np.ndarray, targets: np.ndarray) -> np.floating:
         """Return the mean loss as a scalar of the arrays' dtype (``float(...)`` it to print).
@@ -122,13 +130,7 @@ class BinaryCrossEntropy(Loss):
     """
 
     name = "binary_cross_entropy"
-
-    def check_activation(self, activation):
-        if not isinstance(activation, Sigmoid):
-            raise ValidationError(
-                f"loss 'binary_cross_entropy' needs a sigmoid output, got {activation.name!r}: "
-                "set the output activation to 'sigmoid'"
-            )
+    output_activation = Sigmoid
 
     def value(self, z, a, targets):
         per_element = np.maximum(z, 0) - z * targets + np.log1p(np.exp(-np.abs(z)))
@@ -149,13 +151,8 @@ class CrossEntropy(Loss):
     """
 
     name = "cross_entropy"
-
-    def check_activation(self, activation):
-        if not isinstance(activation, Softmax):
-            raise ValidationError(
-                f"loss 'cross_entropy' needs a softmax output, got {activation.name!r}: set the "
-                "output activation to 'softmax' (or use 'binary_cross_entropy' with 'sigmoid')"
-            )
+    output_activation = Softmax
+    alternative = " (or use 'binary_cross_entropy' with 'sigmoid')"
 
     def value(self, z, a, targets):
         # log Σ_k e^(z_k) = m + log Σ_k e^(z_k - m), m the row maximum, so e^z stays finite
@@ -203,16 +200,12 @@ CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy")
 
 def get_loss(loss: str | Loss, **config) -> Loss:
     """Return a ``Loss`` for a name (``"mse"``) plus its arguments, or an instance."""
-    if isinstance(loss, Loss):
-        return loss
-    if not isinstance(loss, str):
-        raise DeltapropTypeError(f"loss must be a name such as 'mse' or a Loss, got {type(loss)}")
-    key = loss.lower().replace("-", "_")
-    key = {"bce": "binary_cross_entropy", "categorical_cross_entropy": "cross_entropy"}.get(
-        key, key
+    return registry.get(
+        "loss",
+        loss,
+        LOSSES,
+        Loss,
+        config,
+        example="mse",
+        aliases={"bce": "binary_cross_entropy", "categorical_cross_entropy": "cross_entropy"},
     )
-    if key not in LOSSES:
-        raise ValidationError(
-            f"unknown loss {loss!r}{closest(key, LOSSES)}; choose one of {', '.join(LOSSES)}"
-        )
-    return construct(f"loss {key!r}", LOSSES[key], config)

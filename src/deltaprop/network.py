@@ -372,3 +372,9 @@ class Network:
             "Network(\n" + "\n".join(lines) + f"\n  loss={self.loss.name!r}, "
             f"dtype={self.dtype.name!r}, parameters={self.n_parameters():,}\n)"
         )
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a diagram of the layers and a table of them (``display.py``)."""
+        from .display import network_html
+
+        return network_html(self)

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import DeltapropTypeError, ValidationError
+from . import registry
+from .errors import ValidationError
 from .schedules import Schedule, get_schedule
-from .suggest import closest
-from .validation import check_fraction, check_positive, construct
+from .validation import check_fraction, check_positive
 
 
 class Optimizer:
@@ -319,21 +319,16 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 
 def get_optimizer(optimizer: str | Optimizer | None, **config) -> Optimizer:
     """Return an optimizer for ``None`` (SGD), an instance, or a name plus its arguments."""
-    if optimizer is None:
-        return construct("optimizer 'sgd'", SGD, config)
-    if isinstance(optimizer, Optimizer):
-        return optimizer
-    if not isinstance(optimizer, str):
-        raise DeltapropTypeError(
-            f"optimizer must be a name such as 'adam' or an Optimizer, got {type(optimizer)}"
-        )
-    key = optimizer.lower()
-    if key in ("momentum", "nesterov"):
-        config = {"momentum": 0.9, **config, "nesterov": key == "nesterov"}
-        key = "sgd"
-    if key not in OPTIMIZERS:
-        raise ValidationError(
-            f"unknown optimizer {optimizer!r}{closest(key, OPTIMIZERS)}; "
-            f"choose one of {', '.join(OPTIMIZERS)}, momentum, nesterov"
-        )
-    return construct(f"optimizer {key!r}", OPTIMIZERS[key], config)
+    if isinstance(optimizer, str) and optimizer.lower() in ("momentum", "nesterov"):
+        config = {"momentum": 0.9, **config, "nesterov": optimizer.lower() == "nesterov"}
+        optimizer = "sgd"
+    return registry.get(
+        "optimizer",
+        optimizer,
+        OPTIMIZERS,
+        Optimizer,
+        config,
+        example="adam",
+        default="sgd",
+        also_known=("momentum", "nesterov"),
+    )

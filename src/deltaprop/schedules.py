@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-from .errors import DeltapropTypeError, ValidationError
-from .suggest import closest
-from .validation import check_positive, construct
+from . import registry
+from .errors import ValidationError
+from .validation import check_positive
 
 
 class Schedule:
@@ -100,18 +100,6 @@ SCHEDULES: dict[str, type[Schedule]] = {
 
 def get_schedule(schedule: str | Schedule | None, **config) -> Schedule:
     """Return a ``Schedule`` for ``None`` (constant), an instance, or a name plus its arguments."""
-    if schedule is None:
-        return Constant()
-    if isinstance(schedule, Schedule):
-        return schedule
-    if not isinstance(schedule, str):
-        raise DeltapropTypeError(
-            f"schedule must be a name such as 'cosine' or a Schedule, got {type(schedule)}"
-        )
-    key = schedule.lower().replace("-", "_")
-    if key not in SCHEDULES:
-        raise ValidationError(
-            f"unknown schedule {schedule!r}{closest(key, SCHEDULES)}; "
-            f"choose one of {', '.join(SCHEDULES)}"
-        )
-    return construct(f"schedule {schedule!r}", SCHEDULES[key], config)
+    return registry.get(
+        "schedule", schedule, SCHEDULES, Schedule, config, example="cosine", default="constant"
+    )

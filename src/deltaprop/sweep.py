@@ -35,6 +35,7 @@ import numpy as np
 
 from .errors import DeltapropError, MissingDependencyError, ValidationError
 from .suggest import closest
+from .validation import parse_sizes
 
 # Every option a grid may set: its type(s) and the default used when the grid leaves it out.
 OPTIONS: dict[str, tuple[tuple[type, ...], Any]] = {
@@ -137,16 +138,10 @@ def _load(data: str):
 
 def parse_layers(layers: str | int) -> list[int]:
     """``"128,64"`` → ``[128, 64]``; ``64`` → ``[64]``; ``""`` → ``[]`` (no hidden layer)."""
-    text = str(layers).replace(" ", "")
     try:
-        sizes = [int(part) for part in text.split(",")] if text else []
-    except ValueError:
-        raise ValidationError(
-            f"layers must list hidden-layer sizes like '128,64', got {layers!r}"
-        ) from None
-    if any(size < 1 for size in sizes):
-        raise ValidationError(f"layers must be positive sizes, got {layers!r}")
-    return sizes
+        return parse_sizes(layers)
+    except ValidationError as error:
+        raise ValidationError(f"layers: {error}") from None
 
 
 def train_configuration(config: dict[str, Any]) -> dict[str, Any]:

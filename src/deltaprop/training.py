@@ -25,6 +25,7 @@ from .activations import Sigmoid
 from .distributed import SOLO, team_for
 from .errors import DivergenceError, ValidationError
 from .optimizers import Optimizer, get_optimizer
+from .progress import format_logs, progress_bar
 from .validation import (
     all_finite,
     check_callbacks,
@@ -98,6 +99,12 @@ class History:
             {k: [float(v) for v in vs] for k, vs in data["metrics"].items()},
             [[float(n) for n in row] for row in data["grad_norms"]],
         )
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the training curves and the per-epoch table (``display.py``)."""
+        from .display import history_html
+
+        return history_html(self)
 
 
 class Callback:
@@ -346,7 +353,8 @@ def fit(
     callbacks : sequence of Callback
         For example ``EarlyStopping(patience=3)``.
     verbose : int
-        0 silent, 1 a progress bar and a line per epoch, 2 a line per epoch (on stderr).
+        0 silent, 1 a line per epoch and a bar in a terminal or Jupyter (``progress.py``), 2 a
+        line per epoch (on stderr).
     checkpoint, checkpoint_every :
         Write a checkpoint file every ``checkpoint_every`` epochs, after the last, when a
         callback stops training and on interruption; it includes the callbacks' state.
@@ -531,7 +539,7 @@ class _Run:
         if resuming:
             rng.bit_generator.state = current
         n_steps = math.ceil(n / self.batch_size)
-        bar = _progress_bar(verbose, n_steps, position, epochs)
+        bar = progress_bar(verbose, n_steps, position, epochs)
         for step, xb, tb in self.batches(order, position.step):
             if stop.signal is not None:
                 bar.close()
@@ -597,62 +605,3 @@ class _Run:
         if verbose:
             print(f"epoch {position.epoch + 1}/{epochs}: {format_logs(logs)}", file=sys.stderr)
         return logs
-
-
-def format_logs(logs: dict[str, float]) -> str:
-    """``loss 0.1234 · accuracy 96.50% · ...`` for one epoch's logs."""
-    parts = []
-    for key, value in logs.items():
-        if key.endswith("accuracy"):
-            parts.append(f"{key} {value:.2%}")
-        elif key == "time":
-            parts.append(f"{value:.1f}s")
-        elif key == "lr":
-            parts.append(f"lr {value:.3g}")
-        else:
-            parts.append(f"{key} {value:.4f}")
-    return " · ".join(parts)
-
-
-class _NoBar:
-    def update(self, position, started):
-        pass
-
-    def close(self):
-        pass
-
-
-class _TqdmBar:
-    """One tqdm bar per epoch showing loss, accuracy and samples/s."""
-
-    def __init__(self, tqdm, total, position, epochs):
-        self.bar = tqdm(
-            total=total,
-            initial=position.step,
-            desc=f"epoch {position.epoch + 1}/{epochs}",
-            unit="step",
-            leave=False,
-            file=sys.stderr,
-        )
-
-    def update(self, position, started):
-        elapsed = max(time.perf_counter() - started, 1e-9)
-        postfix = {"loss": f"{position.loss_sum / position.seen:.4f}"}
-        if position.correct:
-            postfix["acc"] = f"{position.correct / position.seen:.2%}"
-        postfix["samples/s"] = f"{position.seen / elapsed:,.0f}"
-        self.bar.set_postfix(postfix, refresh=False)
-        self.bar.update(1)
-
-    def close(self):
-        self.bar.close()
-
-
-def _progress_bar(verbose, total, position, epochs):
-    if verbose != 1:
-        return _NoBar()
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is an optional extra: without it, the epoch lines remain
-        return _NoBar()
-    return _TqdmBar(tqdm, total, position, epochs)

@@ -187,6 +187,25 @@ def check_positive(name: str, value: object, integer: bool = False) -> float | i
     return int(value) if integer else float(value)
 
 
+def parse_sizes(text: str | int, at_least: int = 0) -> list[int]:
+    """Layer sizes written as text: ``"256,128"`` → ``[256, 128]``, ``64`` → ``[64]``.
+
+    Spaces and empty parts are ignored (``"256, 128,"``), so ``""`` is no layer at all. Raises
+    ``ValidationError`` unless every part is a positive integer and there are ``at_least``.
+    """
+    try:
+        sizes = [int(part) for part in str(text).replace(" ", "").split(",") if part]
+    except ValueError:
+        sizes = []
+    else:
+        if len(sizes) >= at_least and all(size >= 1 for size in sizes):
+            return sizes
+    several = f"at least {at_least} " if at_least > 1 else ""
+    raise ValidationError(
+        f"expected {several}positive integers separated by commas, e.g. 256,128, got {text!r}"
+    )
+
+
 def check_fraction(name: str, value: object) -> float:
     """Return ``value`` if it is a number in [0, 1)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:

@@ -25,6 +25,7 @@ SUBCOMMANDS: list[str] = [  # module names under deltaprop.cli, in --help order
     "report",
     "export",
     "sweep",
+    "playground",
 ]
 
 

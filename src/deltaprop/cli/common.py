@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DeltapropError, MissingDependencyError
+from ..errors import DeltapropError, MissingDependencyError, ValidationError
+from ..losses import LOSSES
 from ..suggest import closest
+from ..validation import parse_sizes
 from . import UsageError
-
-LOSS_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}  # else identity
 
 
 def add_parser(subparsers, name: str, summary: str, description: str, examples: list[str]):
@@ -80,16 +80,11 @@ def _float(text: str) -> float:
 
 
 def int_list(text: str) -> list[int]:
-    """``"256,128"`` → ``[256, 128]``."""
+    """``"256,128"`` → ``[256, 128]`` (``validation.parse_sizes``, at least one)."""
     try:
-        values = [int(part) for part in text.replace(" ", "").split(",") if part]
-    except ValueError:
-        values = []
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected positive integers separated by commas, e.g. 256,128, got {text!r}"
-        )
-    return values
+        return parse_sizes(text, at_least=1)
+    except ValidationError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def choice(names) -> callable:
@@ -137,7 +132,9 @@ def check_width(network, X: np.ndarray, what: str) -> None:
 
 
 def output_activation(loss: str) -> str:
-    return LOSS_OUTPUT.get(loss, "identity")
+    """The output activation ``loss`` (a name in ``LOSSES``) needs, else identity."""
+    needed = LOSSES[loss].output_activation
+    return needed.name if needed is not None else "identity"
 
 
 def n_outputs(loss: str, labels: np.ndarray) -> int:

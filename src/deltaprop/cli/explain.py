@@ -9,29 +9,31 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ValidationError
+from ..validation import parse_sizes
 from . import UsageError
-from .common import positive_int
+from .common import add_parser, positive_int
 
-EXAMPLES = """examples:
-  deltaprop explain --layers 2,3,2 --activation sigmoid --loss mse --seed 0
-  deltaprop explain --layers 4,5,3 --activation tanh --loss cross_entropy --batch 2
-  deltaprop explain mnist.safetensors --data mnist --sample 7 --markdown step.md
-"""
+EXAMPLES = [
+    "deltaprop explain --layers 2,3,2 --activation sigmoid --loss mse --seed 0",
+    "deltaprop explain --layers 4,5,3 --activation tanh --loss cross_entropy --batch 2",
+    "deltaprop explain mnist.safetensors --data mnist --sample 7 --markdown step.md",
+]
 NEW_NETWORK_DEFAULTS = {"layers": "2,3,2", "activation": "sigmoid", "loss": "mse"}
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = add_parser(
+        subparsers,
         "explain",
-        help="show one step of backpropagation with the network's own numbers",
-        description=textwrap.fill(
+        "show one step of backpropagation with the network's own numbers",
+        textwrap.fill(
             "Walk a sample (or a small batch) through a network in the seed's notation: z^l, a^l, "
             "the loss, every δ^l, ∂L/∂W^l and ∂L/∂b^l next to their central-difference "
             "estimates, then one SGD step and the loss before and after. Without MODEL a new "
             "network is built from --layers; without --data the sample is random."
         ),
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        EXAMPLES,
     )
     parser.add_argument("model", nargs="?", metavar="MODEL", help="a model file to explain")
     new = parser.add_argument_group("a new random network (without MODEL)")
@@ -110,15 +112,12 @@ def _network(args: argparse.Namespace):
 
 def _sizes(text: str) -> list[int]:
     try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        sizes = []
-    if len(sizes) < 2 or min(sizes) < 1:
+        return parse_sizes(text, at_least=2)
+    except ValidationError:
         raise UsageError(
             f"--layers must list at least two positive sizes, input to output, e.g. 2,3,2; "
             f"got {text!r}"
-        )
-    return sizes
+        ) from None
 
 
 def _sample(args: argparse.Namespace, network) -> tuple[np.ndarray, np.ndarray]:

@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import argparse
 
-EXAMPLES = """examples:
-  deltaprop export mnist.safetensors mnist.onnx
-  deltaprop export mnist.safetensors mnist.onnx --opset 20 --dtype float32
-"""
+from .common import add_parser
+
+EXAMPLES = [
+    "deltaprop export mnist.safetensors mnist.onnx",
+    "deltaprop export mnist.safetensors mnist.onnx --opset 20 --dtype float32",
+]
 
 
 def register(subparsers) -> None:
     from ..onnx import DEFAULT_OPSET, MIN_OPSET
 
-    parser = subparsers.add_parser(
+    parser = add_parser(
+        subparsers,
         "export",
-        help="write a model file as an ONNX model",
-        description=(
+        "write a model file as an ONNX model",
+        (
             "Write a deltaprop model file as an ONNX model (standard operators, dynamic batch "
             f"size, input 'input' and output 'output'). Opsets {MIN_OPSET} and newer; GELU is "
             "the Gelu operator from opset 20 on, composed from Erf below."
         ),
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        EXAMPLES,
     )
     parser.add_argument("model", metavar="MODEL", help="a .safetensors model or checkpoint file")
     parser.add_argument("output", metavar="OUTPUT", help="the .onnx file to write")

@@ -73,7 +73,9 @@ def read_inputs(path: Path, n_in: int) -> np.ndarray:
     if suffix == ".npy":
         return as_rows(read_npy(path), n_in, path)
     if suffix == ".csv":
-        return read_csv(path)
+        from ..datafiles import read_table
+
+        return read_table(path, header=None)[0]
     raise DataError(
         f"{path}: unknown input type {suffix or '(none)'}: give a .npy, .csv or image file"
     )
@@ -103,31 +105,6 @@ def as_rows(array: np.ndarray, n_in: int, path: Path) -> np.ndarray:
         f"{path} has shape {array.shape} but the model takes samples of {n_in} values: give "
         f"an array of shape ({n_in},) or (N, {n_in})"
     )
-
-
-def read_csv(path: Path) -> np.ndarray:
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    if lines and not _numeric(lines[0].split(",")[0]):
-        lines = lines[1:]  # a header line
-    if not lines:
-        raise DataError(f"{path} holds no samples")
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        try:
-            rows.append([float(cell) for cell in line.split(",")])
-        except ValueError:
-            raise DataError(f"{path}: row {number} is not all numbers: {line[:60]!r}") from None
-    if len({len(row) for row in rows}) > 1:
-        raise DataError(f"{path}: rows have different numbers of values")
-    return np.array(rows)
-
-
-def _numeric(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def prediction_rows(network, X: np.ndarray) -> list[dict]:

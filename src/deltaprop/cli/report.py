@@ -8,27 +8,28 @@ import textwrap
 from pathlib import Path
 
 from . import UsageError
+from .common import add_parser
 
-EXAMPLES = """examples:
-  deltaprop report mnist.safetensors --data mnist --out report.html
-  deltaprop report model.safetensors --data digits --split train --limit 500
-  deltaprop report model.safetensors            (architecture and training history only)
-"""
+EXAMPLES = [
+    "deltaprop report mnist.safetensors --data mnist --out report.html",
+    "deltaprop report model.safetensors --data digits --split train --limit 500",
+    "deltaprop report model.safetensors            (architecture and training history only)",
+]
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = add_parser(
+        subparsers,
         "report",
-        help="write an HTML report: architecture, training history, evaluation",
-        description=textwrap.fill(
+        "write an HTML report: architecture, training history, evaluation",
+        textwrap.fill(
             "Write one HTML page about MODEL: its architecture, the training history kept in "
             "the model file (loss and accuracy curves, gradient flow, first-layer weights), "
             "its evaluation on --data (accuracy, per-class precision and recall, confusion "
             "matrix) and misclassified examples. Images are embedded: the page needs no "
             "network to display."
         ),
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        EXAMPLES,
     )
     parser.add_argument("model", metavar="MODEL", help="a model file")
     parser.add_argument("--data", help="data set name (mnist, digits, ...) or data file")

@@ -15,8 +15,8 @@ from ..distributed import add_distributed_option, is_root
 from ..errors import DeltapropError, ValidationError
 from ..losses import LOSSES
 from ..optimizers import OPTIMIZERS
+from ..progress import format_logs
 from ..schedules import SCHEDULES
-from ..training import format_logs
 from . import UsageError
 from .common import (
     add_parser,

@@ -1,0 +1,157 @@
+"""The playground server: the token, Host and Origin checks, the WebSocket protocol, 20 tabs."""
+
+import asyncio
+import json
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette", reason="pip install 'deltaprop[playground]'")
+
+import uvicorn
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+from websockets.asyncio.client import connect
+
+import deltaprop as dp
+from deltaprop.playground.server import create_app
+
+TOKEN = "t0ken-for-tests"
+HOST = "testserver"  # the Host header TestClient sends
+
+
+@pytest.fixture
+def client():
+    return TestClient(create_app(TOKEN, {HOST}))
+
+
+def receive_until(websocket, kind):
+    """Messages up to and including the first of type ``kind``."""
+    seen = []
+    while True:
+        message = json.loads(websocket.receive_text())
+        seen.append(message)
+        if message["type"] == kind:
+            return seen
+
+
+def test_the_page_needs_the_token_and_this_servers_host(client):
+    assert client.get(f"/?token={TOKEN}").status_code == 200
+    page = client.get(f"/?token={TOKEN}")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert client.get("/").status_code == 403
+    assert client.get("/?token=wrong").status_code == 403
+    rebinding = client.get(f"/?token={TOKEN}", headers={"host": "evil.example:8000"})
+    assert rebinding.status_code == 403 and "unknown Host" in rebinding.text
+    assert client.get(f"/api/export?token={TOKEN}&session=nope").status_code == 404
+    assert client.get("/api/export?session=nope").status_code == 403
+    assert client.get("/static/app.js").status_code == 200  # code only, no data
+
+
+def test_the_websocket_refuses_a_foreign_origin_or_a_missing_token(client):
+    for url, headers in [
+        (f"/ws?token={TOKEN}", {"origin": "http://evil.example"}),
+        ("/ws?token=wrong", {}),
+        (f"/ws?token={TOKEN}", {"host": "127.0.0.1.evil.example"}),
+    ]:
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            client.websocket_connect(url, headers=headers),
+        ):
+            pass
+        assert refused.value.code == 1008
+
+
+def test_a_tab_trains_explains_exports_and_is_freed_on_close(client, tmp_path):
+    app = client.app
+    with client.websocket_connect(f"/ws?token={TOKEN}", headers={"origin": f"http://{HOST}"}) as ws:
+        hello = json.loads(ws.receive_text())
+        assert hello["type"] == "hello" and list(app.state.tabs) == [hello["session"]]
+        receive_until(ws, "update")
+        ws.send_text(json.dumps({"type": "step"}))
+        assert receive_until(ws, "update")[-1]["step"] == 1
+        ws.send_text(json.dumps({"type": "nonsense"}))
+        error = receive_until(ws, "error")[-1]
+        assert "unknown message type" in error["message"]
+        receive_until(ws, "update")  # then the state again, so the page shows the real one
+        ws.send_text(json.dumps({"type": "configure", "config": {"hidden": [3], "lr": 0.1}}))
+        state = receive_until(ws, "state")[-1]
+        assert state["sizes"] == [2, 3, 1]
+        ws.send_text(json.dumps({"type": "explain", "layer": 1, "unit": 3}))
+        equations = receive_until(ws, "equations")[-1]
+        assert equations["layer"] == 1 and len(equations["checks"]) == 3
+        ws.send_text(json.dumps({"type": "upload", "name": "x.csv", "text": "a,b,label\n1,x,0\n"}))
+        assert "x.csv has 1 data rows" in receive_until(ws, "upload_error")[-1]["message"]
+        ws.send_text(json.dumps({"type": "play"}))
+        while True:  # the first update acknowledges play; the next ones come from training
+            message = json.loads(ws.receive_text())
+            if message["type"] == "update" and message["step"] > 0:
+                assert message["playing"]
+                break
+        ws.send_text(json.dumps({"type": "pause"}))
+        while True:
+            message = json.loads(ws.receive_text())
+            if message["type"] == "update" and not message["playing"]:
+                break
+        response = client.get(f"/api/export?token={TOKEN}&session={hello['session']}")
+        path = tmp_path / "m.safetensors"
+        path.write_bytes(response.content)
+        net = dp.load(path)
+        weights = app.state.tabs[hello["session"]].session.network.layers[0].weights
+        np.testing.assert_array_equal(net.layers[0].weights, weights)
+    time.sleep(0.2)
+    assert app.state.tabs == {}
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def live_server():
+    """The app on uvicorn on loopback, in a thread; yields (port, app)."""
+    port = free_port()
+    app = create_app(TOKEN, {f"127.0.0.1:{port}"})
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield port, app
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_twenty_tabs_train_at_once_each_on_its_own_session(live_server):
+    port, app = live_server
+    url = f"ws://127.0.0.1:{port}/ws?token={TOKEN}"
+
+    async def tab(index):
+        async with connect(url, origin=f"http://127.0.0.1:{port}", max_size=None) as ws:
+            await ws.send(json.dumps({"type": "configure", "config": {"seed": index}}))
+            await ws.send(json.dumps({"type": "play"}))
+            steps, ended = [], time.monotonic() + 4
+            while time.monotonic() < ended:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if message["type"] == "update" and message["playing"]:
+                    steps.append(message["step"])
+            await ws.send(json.dumps({"type": "pause"}))
+            return steps
+
+    async def all_tabs():
+        return await asyncio.gather(*(tab(index) for index in range(20)))
+
+    results = asyncio.run(all_tabs())
+    for steps in results:
+        assert len(steps) >= 2 and steps == sorted(steps) and steps[-1] > steps[0]
+    deadline = time.monotonic() + 10
+    while app.state.tabs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert app.state.tabs == {}  # closing every tab freed every session
