@@ -55,7 +55,7 @@ $(VENV)/.bench: pyproject.toml | $(VENV)/.test
 # OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, where the machine sets them, pin an older, slower kernel:
 # the benchmark measures the kernel OpenBLAS picks by itself (RESULTS.md names it).
 # BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--baseline before.json".
-bench: $(VENV)/.bench
+bench: $(VENV)/.bench mnist
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:

@@ -59,6 +59,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.repeats = 5 if args.quick else 3
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    for option in ("out", "json", "plot"):  # before minutes of measuring, not after
+        folder = getattr(args, option).resolve().parent
+        if not folder.is_dir():
+            parser.error(f"--{option}: the folder {folder} does not exist; create it first")
     if args.baseline is not None:
         try:
             args.baseline = json.loads(args.baseline.read_text())
@@ -114,8 +118,8 @@ def main(argv=None) -> int:
     }
     results["targets"] = targets.evaluate(results, args.baseline)
     results["seconds"] = time.perf_counter() - started
-    args.out.write_text(report.markdown(results, args.plot))
     args.json.write_text(json.dumps(results, indent=1) + "\n")
+    args.out.write_text(report.markdown(results, args.plot))
     plotted = report.plot(results, args.plot)
     print(f"wrote {args.out}, {args.json}" + (f" and {args.plot}" if plotted else ""), flush=True)
     return 0

@@ -120,6 +120,8 @@ def _numpy_against(results: dict, baseline: dict | None) -> dict:
     what = "NumPy engine: no row slower than before (--baseline)"
     if baseline is None:
         return _check(what, "numpy", "no --baseline given", None)
+    if baseline["quick"] != results["quick"]:
+        return _check(what, "numpy", "the baseline and this run differ in --quick", None)
     if baseline["machine"]["cpu"] != results["machine"]["cpu"]:
         return _check(what, "numpy", f"baseline ran on {baseline['machine']['cpu']}", None)
     now, before = keyed_rows(results), keyed_rows(baseline)

@@ -27,7 +27,7 @@ JAX_MISSING = 'JAX is not installed: pip install -e ".[bench]" (make bench insta
 LOSS_TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
 
 
-def test_quick_benchmark_reports_sane_numbers(tmp_path):
+def test_quick_benchmark_reports_sane_numbers(tmp_path, monkeypatch):
     paths = {name: tmp_path / name for name in ("RESULTS.md", "results.json", "results.png")}
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
@@ -47,6 +47,12 @@ def test_quick_benchmark_reports_sane_numbers(tmp_path):
             assert peer in results["epochs"][0]["results"]
     _check_same_losses(results)
     _check_targets(results, text)
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import targets
+
+    checks = targets.evaluate(results, baseline=results)  # a run against itself: not slower
+    against_itself = next(check for check in checks if "--baseline" in check["target"])
+    assert against_itself["met"] and against_itself["measured"].startswith("1.00×")
     if importlib.util.find_spec("matplotlib") is not None:
         assert paths["results.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
