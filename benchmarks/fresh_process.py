@@ -46,7 +46,8 @@ def memory_child(name: str, quick: bool) -> dict:
     import cases
     import machine
 
-    machine.limit_threads(torch=name == "PyTorch")  # importing PyTorch alone costs 200 MiB
+    # Importing PyTorch alone costs 200 MiB: only its own child does.
+    machine.limit_threads(1 if quick else machine.THREADS, torch=name == "PyTorch")
     (X, y), (X_test, y_test), _ = data.load(quick)
     loaded = _status_mib("VmRSS")
     recipe = cases.recipes(len(X))["Adam(lr=2e-3) + cosine"]

@@ -15,19 +15,19 @@ def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def limit_threads(torch: bool = True) -> dict:
-    """Run on ``THREADS`` cores: BLAS threads, PyTorch's threads and, for XLA, the affinity.
+def limit_threads(threads: int = THREADS, torch: bool = True) -> dict:
+    """Run on ``threads`` cores: BLAS threads, PyTorch's threads and, for XLA, the affinity.
 
     XLA sizes its thread pool by the CPUs this process may run on, so on a machine with more
-    cores the process is pinned to the first ``THREADS`` of them (before JAX starts).
+    cores the process is pinned to the first ``threads`` of them (before JAX starts).
     """
-    info = {"threads": THREADS}
-    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > THREADS:
-        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:THREADS])
+    info = {"threads": threads}
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > threads:
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
     try:
         from threadpoolctl import threadpool_info, threadpool_limits
 
-        threadpool_limits(THREADS)
+        threadpool_limits(threads)
         blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
         if blas:
             info["blas"] = (
@@ -35,11 +35,11 @@ def limit_threads(torch: bool = True) -> dict:
                 f"kernel {blas[0].get('architecture')}, {blas[0]['num_threads']} threads"
             )
     except ImportError:
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(THREADS))
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
     if torch and installed("torch"):
         import torch
 
-        torch.set_num_threads(THREADS)
+        torch.set_num_threads(threads)
     return info
 
 

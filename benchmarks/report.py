@@ -91,7 +91,8 @@ def markdown(results: dict, plot_path: Path) -> str:
     versions = ", ".join(f"{name} {version}" for name, version in machine["versions"].items())
     environment = ", ".join(machine["openblas_env"].values())
     quick = (
-        " (**quick smoke test: tiny data and sizes, not a measurement**)"
+        " (**quick smoke test: tiny data and sizes, not a measurement; `make bench` on a quiet "
+        "machine measures**)"
         if results["quick"]
         else ""
     )
