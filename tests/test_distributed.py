@@ -29,6 +29,7 @@ from deltaprop.distributed import (
     launched_size,
     team_for,
 )
+from deltaprop.engines import numba_installed
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
@@ -43,6 +44,8 @@ needs_mpi = pytest.mark.skipif(
     not MPIEXEC.exists() or not any((Path(p) / "mpi4py").is_dir() for p in sys.path if p),
     reason="the mpi extra (mpi4py and the mpich wheel with its mpiexec) is not installed",
 )
+# Both engines where numba is installed (the compiled one is then also "auto").
+ENGINES = ["numpy", "compiled"] if numba_installed() else ["numpy"]
 
 
 def environment() -> dict[str, str]:
@@ -53,17 +56,17 @@ def environment() -> dict[str, str]:
     return env
 
 
-def mpiexec(n: int, case: str, out: Path, timeout: float = JOB_TIMEOUT):
-    command = [str(MPIEXEC), "-n", str(n), sys.executable, str(JOB), case, str(out)]
+def mpiexec(n: int, case: str, out: Path, timeout: float = JOB_TIMEOUT, engine: str = "auto"):
+    command = [str(MPIEXEC), "-n", str(n), sys.executable, str(JOB), case, str(out), engine]
     return subprocess.run(
         command, env=environment(), capture_output=True, text=True, timeout=timeout
     )
 
 
-def alone(case: str, out: Path) -> dict:
+def alone(case: str, out: Path, engine: str = "auto") -> dict:
     """The job in this process (distributed=False): the reference."""
     out.mkdir()
-    mpi_job.run(case, out)
+    mpi_job.run(case, out, engine)
     return dict(np.load(out / "rank0.npz"))
 
 
@@ -84,14 +87,15 @@ def max_relative_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 
 
 @needs_mpi
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("case", "ranks"), [("classify", 2), ("regress", 3)])
-def test_training_on_several_ranks_equals_one_process(tmp_path, case, ranks):
+def test_training_on_several_ranks_equals_one_process(tmp_path, case, ranks, engine):
     # classify: dropout on two layers, momentum, a last batch of 11 rows, validation split;
     # regress: mse over rows and outputs, Adam, dropout, a last batch of 2 rows for 3 ranks.
-    reference = alone(case, tmp_path / "alone")
+    reference = alone(case, tmp_path / "alone", engine)
     out = tmp_path / "mpi"
     out.mkdir()
-    job = mpiexec(ranks, case, out)
+    job = mpiexec(ranks, case, out, engine=engine)
     assert job.returncode == 0, job.stderr
     results = [dict(np.load(out / f"rank{r}.npz")) for r in range(ranks)]
 

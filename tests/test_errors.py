@@ -16,6 +16,7 @@ import os
 import struct
 import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -178,6 +179,87 @@ def image(tmp_path: Path, pixels: np.ndarray) -> Path:
     path = tmp_path / "digit.png"
     Image.fromarray(pixels).save(path)
     return path
+
+
+def gzip_idx(tmp_path: Path, dims: tuple, payload: bytes) -> Path:
+    """A gzipped IDX file of uint8 whose header declares ``dims`` and whose data is ``payload``."""
+    header = bytes([0, 0, 0x08, len(dims)]) + struct.pack(f">{len(dims)}I", *dims)
+    return idx_file(tmp_path, gzip.compress(header + payload, compresslevel=1), "images.gz")
+
+
+def npz_deflated_bomb(tmp_path: Path) -> Path:
+    """An .npz whose deflated x_train declares 2**28 float64 values (2 GB) and whose ZIP
+    directory agrees (forged sizes), while its compressed bytes hold a few kilobytes."""
+    header = bytes_io.BytesIO()
+    fields = {"descr": "<f8", "fortran_order": False, "shape": (2**28,)}
+    np.lib.format.write_array_header_1_0(header, fields)
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("x_train.npy", header.getvalue() + bytes(4096))
+        for key in ("y_train", "x_test", "y_test"):
+            stream = bytes_io.BytesIO()
+            np.save(stream, np.zeros(1))
+            archive.writestr(f"{key}.npy", stream.getvalue())
+    data = bytearray(path.read_bytes())
+    forged = struct.pack("<I", 2**31 + 1024)  # the uncompressed size, in both headers
+    local = data.index(b"PK\x03\x04")
+    data[local + 22 : local + 26] = forged
+    central = data.index(b"PK\x01\x02")
+    data[central + 24 : central + 28] = forged
+    path.write_bytes(bytes(data))
+    return path
+
+
+def png_header(tmp_path: Path, width: int, height: int) -> Path:
+    """A PNG file of 1-bit pixels that declares ``width`` x ``height`` (tiny on disk)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    rows = zlib.compress(b"\0" * 64)
+    path = tmp_path / "bomb.png"
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def diverged(tmp_path: Path) -> Path:
+    network = classifier()
+    network.layers[0].weights[0, 0] = np.inf
+    return tmp_path / "never-written.safetensors", network
+
+
+def save_diverged(tmp_path: Path) -> None:
+    path, network = diverged(tmp_path)
+    try:
+        network.save(path)
+    finally:
+        assert not path.exists() and not list(tmp_path.iterdir())
+
+
+def hand_made(tmp_path: Path) -> Path:
+    """A model file whose 0.weight has another shape than its architecture says, the hash
+    left as it was (a converted or hand-edited file)."""
+    path = saved(tmp_path)
+    document, tensors = tensors_of(path.read_bytes())
+    tensors = {**tensors, "0.weight": np.zeros((5, 3), np.float32)}
+    path.write_bytes(build(document, tensors, rehash=False))
+    return path
+
+
+def hand_made_checkpoint_field(tmp_path: Path) -> Path:
+    path = checkpoint(tmp_path)
+    document, tensors = tensors_of(path.read_bytes())
+    document["architecture"]["layers"][0]["activation"] = "relux"
+    path.write_bytes(build(document, tensors, rehash=False))
+    return path
+
+
+SOFT = np.full((20, 3), 1 / 3)
 
 
 V, T = errors.ValidationError, errors.DeltapropTypeError
@@ -355,6 +437,20 @@ CASES = [
     ("image-flat", lambda t: images.image_to_input(image(t, np.full((9, 9), 200, np.uint8)), 4), D, ValueError, ["single flat color", "no digit"]),
     ("image-for-non-square-input", lambda t: images.image_to_input(image(t, np.eye(9, dtype=np.uint8)), 5), D, ValueError, ["5 inputs", "not a square image", ".npy or .csv"]),
     ("image-missing", lambda t: images.image_to_input(t / "none.png", 4), N, FileNotFoundError, ["none.png", "does not exist"]),
+    # ---------------------------------------------------------------- round 2 (issues 14 and 15)
+    ("save-non-finite-weights", save_diverged, V, ValueError, ["never-written.safetensors", "'0.weight'", "NaN or infinite", "could not be loaded"]),
+    ("file-tensor-shape-unhashed", lambda t: dp.load(hand_made(t)), M, ValueError, ["'0.weight'", "(5, 3)", "(5, 4)", "SHA-256"]),
+    ("checkpoint-field-unhashed", lambda t: fit(optimizer=dp.SGD(), resume=hand_made_checkpoint_field(t)), M, ValueError, ["relux", "SHA-256"]),
+    ("idx-gzip-declares-more-than-it-can-hold", lambda t: datafiles.read_idx(gzip_idx(t, (10**6, 1000, 1000), bytes(100))), D, ValueError, ["images.gz", "(1000000, 1000, 1000)", "gzipped bytes can hold"]),
+    ("idx-gzip-trailing-bomb", lambda t: datafiles.read_idx(gzip_idx(t, (2, 2), bytes(50_000_000))), D, ValueError, ["images.gz", "trailing bytes", "(2, 2)"]),
+    ("idx-gzip-truncated", lambda t: datafiles.read_idx(gzip_idx(t, (3, 2, 2), bytes(5))), D, ValueError, ["images.gz", "truncated", "(3, 2, 2)", "21 bytes"]),
+    ("npz-deflated-bomb", lambda t: datafiles.load_npz(npz_deflated_bomb(t)), D, ValueError, ["x_train.npy", "(268435456,)", "more than"]),
+    ("csv-fifo", lambda t: datafiles.load_csv(fifo(t)), D, ValueError, ["pipe.safetensors", "not a regular file"]),
+    ("image-decompression-bomb", lambda t: images.image_to_input(png_header(t, 20000, 20000), 784), D, ValueError, ["bomb.png", "decompression bomb"]),
+    ("image-too-many-pixels", lambda t: images.image_to_input(png_header(t, 5000, 5000), 784), D, ValueError, ["bomb.png", "5000x5000", "scale the picture down"]),
+    ("image-fifo", lambda t: images.image_to_input(fifo(t), 784), D, ValueError, ["not a regular file"]),
+    ("y-soft-negative", lambda t: fit(y=SOFT * [[3, -1, -1]]), V, ValueError, ["cross_entropy", "y[0, 1] = -0.333333", "negative"]),
+    ("y-soft-rows-not-summing-to-1", lambda t: fit(y=SOFT * 2), V, ValueError, ["cross_entropy", "row 0", "sums to 2", "20 rows", "binary_cross_entropy"]),
 ]  # fmt: skip
 
 
@@ -488,3 +584,48 @@ def test_a_forged_array_header_is_refused_without_allocating(tmp_path, read):
     finally:
         tracemalloc.stop()
     assert peak < 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("make", "read"),
+    [
+        (lambda t: gzip_idx(t, (2, 2), bytes(50_000_000)), datafiles.read_idx),
+        (lambda t: gzip_idx(t, (10**6, 1000, 1000), bytes(100)), datafiles.read_idx),
+        (npz_deflated_bomb, datafiles.load_npz),
+        (lambda t: png_header(t, 20000, 20000), images.image_to_input),
+    ],
+    ids=["gzip-idx-trailing", "gzip-idx-header", "npz-deflated", "png"],
+)
+def test_a_small_file_that_expands_is_refused_without_allocating(tmp_path, make, read):
+    path = make(tmp_path)
+    tracemalloc.start()
+    try:
+        with pytest.raises(errors.DataError):
+            read(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4_000_000
+
+
+def test_a_file_larger_than_the_free_memory_is_refused_for_that_reason(tmp_path, monkeypatch):
+    from deltaprop import memory
+
+    path = gzip_idx(tmp_path, (4, 1000, 1000), bytes(4_000_000))  # honest: 4 MB of pixels
+    monkeypatch.setattr(memory, "available_bytes", lambda: 1_000_000)
+    with pytest.raises(MemoryError, match=r"needs 4\.0 MB of memory but only 1\.0 MB") as raised:
+        datafiles.read_idx(path)
+    assert isinstance(raised.value, dp.DeltapropError) and "images.gz" in str(raised.value)
+
+
+def test_a_class_count_far_beyond_the_labels_seen_is_refused():
+    from deltaprop.validation import check_class_count
+
+    assert check_class_count(np.array([0, 4999, *range(1, 4999)]), "y") == 5000
+    with pytest.raises(errors.ValidationError, match=r"100,000,001 classes .* only 2 distinct"):
+        check_class_count(np.array([0, 100_000_000]), "y")
+
+
+def test_cross_entropy_accepts_probability_rows():
+    history = fit(y=np.eye(3)[Y] * 0.9 + 0.1 / 3)
+    assert np.isfinite(history.loss).all()

@@ -19,6 +19,7 @@ import io as bytes_io
 import struct
 import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import deltaprop as dp
-from deltaprop import datafiles, io
+from deltaprop import datafiles, images, io
 from deltaprop.errors import DeltapropError
+from deltaprop.memory import MAX_DEFLATE_RATIO
 
 EXAMPLES = {
     "random_bytes_model": 300,
@@ -41,6 +43,9 @@ EXAMPLES = {
     "mutated_csv": 400,
     "random_bytes_csv": 200,
     "forged_npz": 300,
+    "expanding_gzip_idx": 150,
+    "forged_zip_sizes": 150,
+    "image_headers": 150,
 }
 FUZZED_INPUTS = sum(EXAMPLES.values())
 SLACK = 4_000_000  # bytes any read may allocate beyond a few times the file's size
@@ -482,3 +487,78 @@ def _flip_or_cut(draw, data: bytes) -> bytes:
     for position in draw(st.lists(st.integers(0, len(data) - 1), min_size=1, max_size=4)):
         flipped[position] ^= 1 << draw(st.integers(0, 7))
     return bytes(flipped)
+
+
+# --------------------------------------------------------------------------- files that expand
+
+HUGE = st.sampled_from([0, 1, 2, 1000, 2**16, 2**24, 2**31, 2**32 - 1]) | st.integers(0, 64)
+
+
+def _read_expanding_idx(path: Path) -> np.ndarray:
+    array = datafiles.read_idx(path)
+    assert array.nbytes <= MAX_DEFLATE_RATIO * path.stat().st_size
+    return array
+
+
+@settings(max_examples=EXAMPLES["expanding_gzip_idx"])
+@given(dims=st.lists(HUGE, min_size=1, max_size=3), zeros=st.integers(0, 2_000_000))
+@example(dims=[2, 2], zeros=2_000_000)  # 4 bytes declared, 2 MB there: nothing beyond is read
+@example(dims=[2**31, 2**31], zeros=100)  # declared far beyond what 100 gzipped bytes hold
+def test_gzip_idx_files_that_expand_read_or_raise_within_their_header(scratch, dims, zeros):
+    header = bytes([0, 0, 0x08, len(dims)]) + struct.pack(f">{len(dims)}I", *dims)
+    path = scratch / "expanding.idx.gz"
+    path.write_bytes(gzip.compress(header + bytes(zeros), compresslevel=9))
+    bounded(_read_expanding_idx, path)
+
+
+@settings(max_examples=EXAMPLES["forged_zip_sizes"])
+@given(
+    member=st.sampled_from(sorted(NPZ_ARRAYS)),
+    shape=st.none() | st.sampled_from([(2**28,), (2**20, 2**10), (10**5, 10**5), (0,)]),
+    size=st.sampled_from([0, 1, 2**20, 2**31, 2**32 - 1]),
+    deflated=st.booleans(),
+)
+def test_npz_with_forged_zip_sizes_load_or_raise(scratch, member, shape, size, deflated):
+    """The ZIP directory's uncompressed sizes are forged; no reader may believe them."""
+    stream = bytes_io.BytesIO()
+    method = zipfile.ZIP_DEFLATED if deflated else zipfile.ZIP_STORED
+    with zipfile.ZipFile(stream, "w", method) as archive:
+        for key, array in NPZ_ARRAYS.items():
+            archive.writestr(f"{key}.npy", _npy(array, None, shape if key == member else None))
+    raw = bytearray(stream.getvalue())
+    forged = struct.pack("<I", size)
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        start = raw.find(signature)
+        while start >= 0:
+            raw[start + offset : start + offset + 4] = forged
+            start = raw.find(signature, start + 1)
+    path = scratch / "forged-sizes.npz"
+    path.write_bytes(bytes(raw))
+    bounded(_load_npz, path)
+
+
+def _png(width: int, height: int, mode: tuple[int, int], pixels: bytes) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    ihdr = struct.pack(">IIBBBBB", width, height, *mode, 0, 0, 0)
+    body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(pixels)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + body
+
+
+def _image(path: Path) -> np.ndarray:
+    return images.image_to_input(path, 784)
+
+
+@settings(max_examples=EXAMPLES["image_headers"])
+@given(
+    width=st.sampled_from([1, 28, 5000, 20000, 2**16, 2**31 - 1]) | st.integers(1, 64),
+    height=st.sampled_from([1, 28, 5000, 20000, 2**16, 2**31 - 1]) | st.integers(1, 64),
+    mode=st.sampled_from([(1, 0), (8, 0), (8, 2), (8, 6), (16, 0)]),
+    pixels=st.binary(max_size=512),
+)
+def test_png_headers_of_any_size_read_or_raise(scratch, width, height, mode, pixels):
+    path = scratch / "digit.png"
+    path.write_bytes(_png(width, height, mode, pixels))
+    bounded(_image, path)

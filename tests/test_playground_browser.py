@@ -111,7 +111,7 @@ def test_circle_trains_below_a_bound_and_pauses_without_console_errors(page):
     page.wait_for_selector("[data-testid=unit-2-1]", state="detached")
     page.get_by_test_id("play").click()
     until(page, "Number(document.getElementById('epoch').textContent) >= 150", timeout=60)
-    page.get_by_test_id("play").click()
+    page.keyboard.press("Space")  # space = pause, also with the focus on the play button
     until(page, "document.getElementById('play').getAttribute('aria-label') == 'Play'")
     paused = number(page, "epoch")
     page.wait_for_timeout(400)
@@ -152,6 +152,10 @@ def test_a_unit_shows_network_gradients_of_the_picked_sample(page, tmp_path):
     page.get_by_test_id("step-through").click()
     until(page, "document.getElementById('phase').dataset.kind === 'backward'")
     shot(page, "step-through")
+    until(page, "document.getElementById('phase').dataset.kind === 'update'")
+    labels = page.locator("#links .link-label")
+    assert labels.count() == 2 and " → " in labels.first.text_content()  # into unit 3 of layer 1
+    shot(page, "step-through-update")
     until(page, "document.getElementById('phase').textContent === 'Step done'")
 
 
@@ -212,3 +216,16 @@ def test_the_url_reopens_the_same_configuration(page, browser):
     snippet = other.get_by_test_id("snippet-text").text_content()
     assert "make_dataset('xor'" in snippet and "hidden='relu'" in snippet
     other.close()
+
+
+def test_a_diverging_run_stops_and_says_so(page):
+    page.get_by_test_id("dataset").select_option("plane")
+    until(page, "document.getElementById('loss').value === 'mse'")
+    page.get_by_test_id("learning-rate").select_option("10")
+    until(page, "location.hash.includes('%22lr%22%3A10')")
+    page.get_by_test_id("play").click()
+    until(page, "document.getElementById('status').textContent.includes('diverged')", timeout=30)
+    until(page, "document.getElementById('play').getAttribute('aria-label') === 'Play'")
+    assert "Lower the learning rate" in page.get_by_test_id("status").text_content()
+    assert number(page, "steps") > 0  # the counters show where it stopped
+    shot(page, "diverged")

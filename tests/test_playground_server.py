@@ -155,3 +155,20 @@ def test_twenty_tabs_train_at_once_each_on_its_own_session(live_server):
     while app.state.tabs and time.monotonic() < deadline:
         time.sleep(0.05)
     assert app.state.tabs == {}  # closing every tab freed every session
+
+
+def test_a_binary_frame_ends_the_tab_and_frees_its_session(client):
+    with client.websocket_connect(f"/ws?token={TOKEN}") as ws:
+        receive_until(ws, "update")
+        assert len(client.app.state.tabs) == 1
+        ws.send_bytes(b"\x00\x01")
+        deadline = time.monotonic() + 10
+        while client.app.state.tabs and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert client.app.state.tabs == {}
+
+
+def test_the_command_refuses_a_bad_port_with_usage_status():
+    from deltaprop.cli import main
+
+    assert main(["playground", "--port", "70000", "--no-browser"]) == 2

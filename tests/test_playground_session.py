@@ -145,11 +145,14 @@ def test_update_and_state_are_json_with_maps_of_the_right_size():
     json.dumps(update), json.dumps(state)
     assert [len(layer) for layer in update["unit_maps"]] == [4, 2]
     assert len(state["input_maps"]) == 2 and state["sizes"] == [2, 4, 2, 1]
+    step, train_loss, _, train_accuracy, test_accuracy = state["curves"][-1]
+    assert step == 0 and train_loss == update["loss_train"]
+    assert 0 <= train_accuracy <= 1 and 0 <= test_accuracy <= 1
 
 
 def test_divergence_stops_training_with_a_message_until_reset():
     session = Session(Config(dataset="plane", loss="mse", lr=10.0, hidden=[8, 8], batch_size=1))
-    with pytest.raises(DivergenceError, match="lower the learning rate and press reset"):
+    with pytest.raises(DivergenceError, match=r"Lower the learning rate.*press reset"):
         for _ in range(100):
             session.train_for(0.01)
     with pytest.raises(DivergenceError):

@@ -18,6 +18,7 @@ import pytest
 import deltaprop as dp
 from deltaprop.activations import ACTIVATIONS
 from deltaprop.losses import LOSSES
+from deltaprop.parameters import Layout, Parameters
 from deltaprop.training import _Run
 from deltaprop.validation import all_finite, check_targets
 from deltaprop.workspace import Workspace
@@ -182,9 +183,10 @@ def test_a_non_finite_loss_stops_training_with_the_parameters_kept():
 def test_a_non_finite_gradient_entry_is_divergence(bad):
     network, X, y = make_problem("mse", "relu", "float32")
     run = _Run(network, dp.SGD(), X, y, None, False, len(X), False)
-    grads = [(np.ones((4, 3), np.float32), np.ones(4, np.float32)) for _ in range(2)]
+    layout = Layout([(4, 3), (4,), (4, 3), (4,)])
+    grads = Parameters(np.ones(layout.size, np.float32), layout)
     run._check_finite(1.0, grads, 0, 0)
-    grads[1][0][2, 1] = bad
+    grads[2][2, 1] = bad
     with pytest.raises(dp.DivergenceError, match="gradient"):
         run._check_finite(1.0, grads, 0, 0)
 

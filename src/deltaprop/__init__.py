@@ -8,6 +8,7 @@ The math is in ``network.py``; everything else (layers, activations, losses, opt
 training, files) is one small module per concept.
 """
 
+from . import _startup  # noqa: F401 - first: Ctrl-C while the command starts, see _startup
 from .activations import ACTIVATIONS, Activation, get_activation
 from .errors import (
     DataError,

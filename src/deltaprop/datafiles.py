@@ -22,13 +22,16 @@ import gzip
 import math
 import os
 import struct
+import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, DataNotFoundError, ValidationError
+from .errors import DataError, DataNotFoundError, DeltapropError, ValidationError
+from .files import open_regular
+from .memory import MAX_DEFLATE_RATIO, available_bytes, check_allocation
 from .validation import declared_nbytes
 
 Split = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -102,40 +105,89 @@ def _normalize_pair(
 # --------------------------------------------------------------------------- IDX
 
 
+_CHUNK = 1 << 20  # bytes decompressed at a time, so that a limit is checked as data arrives
+
+
 def _read_bytes(path: PathLike) -> bytes:
-    """Return the contents of ``path``, gunzipped when its name ends in ``.gz``."""
+    """Return the contents of ``path``, gunzipped when its name ends in ``.gz``.
+
+    The memory this takes is checked first (a plain file's size; for gzip, as the data expands).
+    """
     path = Path(path)
+    with _open_data(path) as file:
+        size = os.fstat(file.fileno()).st_size
+        if path.suffix != ".gz":
+            check_allocation(size, f"reading {path}")
+            return file.read()
+        available = available_bytes()
+        chunks, total = [], 0
+        with _gunzipped(file, path) as stream:
+            while chunk := _read_chunk(stream, _CHUNK, path):
+                total += len(chunk)
+                if available is not None and total > available:
+                    check_allocation(total, f"decompressing {path}")
+                chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _open_data(path: Path):
+    """``path`` opened for reading when it is a regular file (see ``files.open_regular``)."""
+    if not path.exists():
+        raise DataNotFoundError(f"{path}: no such file")
+    return open_regular(path, "data file")
+
+
+def _gunzipped(file, path: Path) -> gzip.GzipFile:
+    return gzip.GzipFile(fileobj=file, mode="rb", filename=str(path))
+
+
+def _read_chunk(stream, size: int, path: Path) -> bytes:
+    """Up to ``size`` decompressed bytes of ``stream``; a broken gzip stream is a DataError."""
     try:
-        if path.exists() and not path.is_dir() and not path.is_file():
-            # A FIFO or device would block or never end: refuse it before opening.
-            raise DataError(f"{path} is not a regular file, expected a data file")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataNotFoundError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path} is a directory, expected a file") from None
-    if path.suffix == ".gz":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"{path}: not a valid gzip file ({e})") from None
-    return data
+        return stream.read(size)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"{path}: not a valid gzip file ({e})") from None
+
+
+def _read_exactly(stream, size: int, path: Path) -> bytes:
+    """``size`` bytes of a gzip or plain ``stream``, or all it has left if that is less."""
+    return _fill(lambda n: _read_chunk(stream, n, path), size)
+
+
+def _fill(read: Callable[[int], bytes], size: int) -> bytearray:
+    """Up to ``size`` bytes from ``read(n)``, read a chunk at a time into one buffer, so that
+    the memory taken is what the data really holds, never more than ``size``."""
+    buffer, filled = bytearray(size), 0
+    view = memoryview(buffer)
+    while filled < size and (chunk := read(min(size - filled, _CHUNK))):
+        view[filled : filled + len(chunk)] = chunk
+        filled += len(chunk)
+    del view
+    del buffer[filled:]
+    return buffer
 
 
 _IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _IDX_MAX_DIMS = 32  # the most dimensions numpy < 2 allows in an array
 
 
-def _parse_idx(data: bytes, name: str) -> np.ndarray:
-    """Decode the bytes of one IDX file; see :func:`read_idx`."""
-    if len(data) < 4:
-        raise DataError(f"{name}: {len(data)} bytes is too short for an IDX header (4 bytes)")
-    if data[0] or data[1]:
+def _read_idx_stream(stream, path: Path, stored: int, gzipped: bool) -> np.ndarray:
+    """Decode one IDX file from ``stream`` (``stored`` bytes on disk); see :func:`read_idx`.
+
+    The header is read and checked first, then exactly the bytes it declares, once they are
+    known to fit in the file (for gzip: in what ``stored`` bytes can decompress to) and in
+    memory; one byte more means trailing bytes, and nothing beyond it is decompressed.
+    """
+    name = str(path)
+    magic = _read_exactly(stream, 4, path)
+    if len(magic) < 4:
+        raise DataError(f"{name}: {len(magic)} bytes is too short for an IDX header (4 bytes)")
+    if magic[0] or magic[1]:
         raise DataError(
-            f"{name}: not an IDX file: the magic number 0x{data[:4].hex().upper()} "
+            f"{name}: not an IDX file: the magic number 0x{magic.hex().upper()} "
             "should start with two zero bytes"
         )
-    code, ndim = data[2], data[3]
+    code, ndim = magic[2], magic[3]
     if code not in _IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in _IDX_DTYPES)
         raise DataError(f"{name}: unknown IDX data type code 0x{code:02X} (known: {known})")
@@ -144,21 +196,38 @@ def _parse_idx(data: bytes, name: str) -> np.ndarray:
             f"{name}: IDX header declares {ndim} dimensions, expected 1..{_IDX_MAX_DIMS}"
         )
     header = 4 + 4 * ndim
-    if len(data) < header:
+    dims_bytes = _read_exactly(stream, 4 * ndim, path)
+    if len(dims_bytes) < 4 * ndim:
         raise DataError(
             f"{name}: truncated header: {ndim} dimensions need {header} bytes, the file has "
-            f"{len(data)}"
+            f"{4 + len(dims_bytes)}"
         )
-    dims = struct.unpack(f">{ndim}I", data[4:header])
+    dims = struct.unpack(f">{ndim}I", dims_bytes)
     dtype = np.dtype(_IDX_DTYPES[code])
-    expected = header + math.prod(dims) * dtype.itemsize
-    if len(data) != expected:
-        problem = "truncated" if len(data) < expected else "has trailing bytes"
+    declared = math.prod(dims) * dtype.itemsize
+    room = stored * MAX_DEFLATE_RATIO if gzipped else stored - header
+    if declared > room:
+        where = f"more than {stored} gzipped bytes can hold" if gzipped else ""
+        where = where or f"but the file has {stored} bytes"
         raise DataError(
-            f"{name}: {problem}: the header declares shape {dims} of {dtype.name}, "
-            f"{expected} bytes in all, but the file has {len(data)} bytes"
+            f"{name}: truncated: the header declares shape {dims} of {dtype.name}, "
+            f"{header + declared} bytes in all, {where}"
         )
-    return np.frombuffer(data, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    check_allocation(declared, f"reading {name} (shape {dims} of {dtype.name})")
+    body = _read_exactly(stream, declared, path)
+    found = header + len(body)
+    if len(body) < declared:
+        raise DataError(
+            f"{name}: truncated: the header declares shape {dims} of {dtype.name}, "
+            f"{header + declared} bytes in all, but the file has {found} bytes"
+        )
+    if _read_chunk(stream, 1, path):
+        size = "more than that" if gzipped else f"{stored} bytes"
+        raise DataError(
+            f"{name}: has trailing bytes: the header declares shape {dims} of {dtype.name}, "
+            f"{header + declared} bytes in all, but the file has {size}"
+        )
+    return np.frombuffer(body, dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)
 
 
 def read_idx(path: PathLike) -> np.ndarray:
@@ -186,7 +255,13 @@ def read_idx(path: PathLike) -> np.ndarray:
     DataNotFoundError
         The file does not exist.
     """
-    return _parse_idx(_read_bytes(path), str(path))
+    path = Path(path)
+    with _open_data(path) as file:
+        stored = os.fstat(file.fileno()).st_size
+        if path.suffix != ".gz":
+            return _read_idx_stream(file, path, stored, gzipped=False)
+        with _gunzipped(file, path) as stream:
+            return _read_idx_stream(stream, path, stored, gzipped=True)
 
 
 def _idx_path(directory: Path, stem: str) -> Path:
@@ -459,29 +534,37 @@ def load_csv(
 
 
 def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Read the four arrays of an ``.npz`` file, never unpickling anything."""
-    try:
-        with open(path, "rb") as f:  # our own handle: np.load leaks its own on a bad zip
-            npz = np.load(f, allow_pickle=False)
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise DataError(f"{path}: a single .npy array, expected an .npz archive")
-            with npz:
-                for key in KEYS:
-                    if key in npz.files:
-                        _check_npy_size(npz.zip, f"{key}.npy", path)
-                arrays = {key: npz[key] for key in KEYS if key in npz.files}
-                found = sorted(npz.files)
-    except FileNotFoundError:
-        raise DataNotFoundError(f"{path}: no such file") from None
-    except DataError:
-        raise
-    except ValueError as e:  # object arrays and pickles, refused with allow_pickle=False
-        raise DataError(f"{path}: not an .npz of plain numeric arrays ({e})") from None
-    except Exception as e:  # numpy's decoders raise many kinds: BadZipFile, EOFError, TokenError
-        raise DataError(f"{path}: not a readable .npz file ({e!r})") from None
+    """Read the four arrays of an ``.npz`` file, never unpickling anything.
+
+    No size the archive declares is trusted: each member's array header is checked against
+    what its compressed bytes can hold, and the data is decompressed with that cap.
+    """
+    with _open_data(path) as file:
+        start = file.read(len(np.lib.format.MAGIC_PREFIX))
+        if start == np.lib.format.MAGIC_PREFIX:
+            raise DataError(f"{path}: a single .npy array, expected an .npz archive")
+        if start[:1] == b"\x80":  # how every pickle since protocol 2 begins
+            raise DataError(
+                f"{path}: not an .npz of plain numeric arrays but a pickle, which is never "
+                "loaded (allow_pickle=False)"
+            )
+        file.seek(0)
+        stored = os.fstat(file.fileno()).st_size
+        try:
+            with zipfile.ZipFile(file) as archive:
+                members = {n[: -len(".npy")]: n for n in archive.namelist() if n.endswith(".npy")}
+                arrays = {
+                    key: _npz_member(archive, members[key], stored, path)
+                    for key in KEYS
+                    if key in members
+                }
+        except DeltapropError:
+            raise
+        except Exception as e:  # zipfile raises many kinds: BadZipFile, EOFError, RuntimeError...
+            raise DataError(f"{path}: not a readable .npz file ({e!r:.200})") from None
     missing = [key for key in KEYS if key not in arrays]
     if missing:
-        raise DataError(f"{path}: missing arrays {missing}; found {found}")
+        raise DataError(f"{path}: missing arrays {missing}; found {sorted(members)}")
     return arrays
 
 
@@ -491,24 +574,43 @@ _NPY_HEADER_READERS = {
 }
 
 
-def _check_npy_size(archive, member: str, path: Path) -> None:
-    """Refuse a member whose header declares more bytes than the member holds.
+def _npz_member(archive: zipfile.ZipFile, member: str, stored: int, path: Path) -> np.ndarray:
+    """One member of an ``.npz``, read with its header's size as the cap.
 
-    NumPy allocates the declared array before reading it, so a forged shape would otherwise
-    ask for any amount of memory.
+    The member's compressed size (at most the archive's ``stored`` bytes) bounds what it can
+    expand to; NumPy's own reader would allocate whatever the header declares before reading.
     """
     info = archive.getinfo(member)
+    packed = min(info.compress_size, stored)
+    room = packed if info.compress_type == zipfile.ZIP_STORED else packed * MAX_DEFLATE_RATIO
     with archive.open(info) as stream:
-        version = np.lib.format.read_magic(stream)
-        if version not in _NPY_HEADER_READERS:
-            raise DataError(f"{path}: {member} has .npy format {version}, expected 1.0 or 2.0")
-        shape, _, dtype = _NPY_HEADER_READERS[version](stream)
-        available = info.file_size - stream.tell()
-    if min(shape, default=0) < 0 or declared_nbytes(shape, dtype.itemsize, available) > available:
-        raise DataError(
-            f"{path}: {member} declares shape {shape} of {dtype}, more than the "
-            f"{available} bytes it holds (truncated or corrupt)"
-        )
+        try:
+            version = np.lib.format.read_magic(stream)
+            if version not in _NPY_HEADER_READERS:
+                raise DataError(f"{path}: {member} has .npy format {version}, expected 1.0 or 2.0")
+            shape, fortran, dtype = _NPY_HEADER_READERS[version](stream)
+        except ValueError as e:  # a bad magic string or header dictionary
+            raise DataError(f"{path}: {member} is not a .npy array ({e})") from None
+        if dtype.hasobject:
+            raise DataError(
+                f"{path}: not an .npz of plain numeric arrays: {member} holds Python objects, "
+                "which are never unpickled (allow_pickle=False)"
+            )
+        room = max(room - stream.tell(), 0)
+        if min(shape, default=0) < 0 or declared_nbytes(shape, dtype.itemsize, room) > room:
+            raise DataError(
+                f"{path}: {member} declares shape {shape} of {dtype}, more than the "
+                f"{room} bytes it can hold (truncated, forged or corrupt)"
+            )
+        nbytes = declared_nbytes(shape, dtype.itemsize, room)
+        check_allocation(nbytes, f"reading {member} of {path} (shape {shape} of {dtype})")
+        data = _fill(stream.read, nbytes)
+        if len(data) < nbytes or stream.read(1):
+            problem = "truncated" if len(data) < nbytes else "has trailing bytes"
+            raise DataError(
+                f"{path}: {member} is {problem}: its header declares shape {shape} of {dtype}"
+            )
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
 
 
 def load_npz(path: PathLike, normalize: bool = False, flatten: bool = False) -> Split:

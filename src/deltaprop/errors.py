@@ -36,3 +36,11 @@ class DivergenceError(DeltapropError, FloatingPointError):
 
 class MissingDependencyError(DeltapropError, ImportError):
     """An optional package a feature needs (onnx, torch, ...) is not installed."""
+
+
+class OutputError(DeltapropError, OSError):
+    """An output file cannot be written where it was asked for (checked before any work)."""
+
+
+class InsufficientMemoryError(DeltapropError, MemoryError):
+    """Reading a file or building a network would need more memory than the machine has."""

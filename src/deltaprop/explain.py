@@ -147,15 +147,15 @@ def explain(
     X = check_inputs(x, network.n_in, network.dtype)
     targets = check_targets(y, len(X), network.n_out, network.loss, network.dtype)
 
-    cache = network._forward(X)
+    cache = network.passes.forward(X)
     loss = float(network.loss.value(cache.zs[-1], cache.output, targets))
     deltas: list[np.ndarray] = []
-    gradients = network._backward(cache, targets, deltas=deltas)
+    gradients = network.passes.backward(cache, targets, deltas=deltas)
     numeric, errors = _central_differences(network, X, y, gradients, eps, max_checks, seed)
 
     stepped = network.copy()
     SGD(lr=lr).step(stepped.parameters(), [g.copy() for pair in gradients for g in pair])
-    loss_after = float(stepped._backprop_loss(X, targets))
+    loss_after = float(stepped.passes.loss(X, targets))
 
     layers = [
         LayerExplanation(

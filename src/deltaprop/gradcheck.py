@@ -104,7 +104,7 @@ def gradcheck(
     clone = network.copy(dtype="float64")
     X = check_inputs(X, clone.n_in, clone.dtype)
     targets = check_targets(y, len(X), clone.n_out, clone.loss, clone.dtype)
-    _, analytic = clone._backprop(X, targets)[:2]
+    _, analytic = clone.passes.backprop(X, targets)[:2]
     extended, X_ext, targets_ext = _extended_copy(clone, X, targets)
     rng = np.random.default_rng(seed)
     results = []
@@ -165,7 +165,7 @@ def _central_difference(network, X, targets, param, flat_index, eps) -> float:
     losses = []
     for step in (2 * eps, eps, -eps, -2 * eps):
         flat[flat_index] = original + step
-        losses.append(network._backprop_loss(X, targets))
+        losses.append(network.passes.loss(X, targets))
     flat[flat_index] = original
     far_plus, plus, minus, far_minus = losses
     return (8 * (plus - minus) - (far_plus - far_minus)) / (12 * eps)

@@ -11,14 +11,17 @@ size, crops, scales and centres it as above. Pillow is imported only when an ima
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DataError, DataNotFoundError, MissingDependencyError
+from .files import open_regular
 
 MNIST_SIDE = 28
 MNIST_BOX = 20  # MNIST fits each digit's bounding box into 20x20 pixels
+MAX_PIXELS = 4096 * 4096  # a phone photo fits; a decompression bomb does not
 INK = 0.1  # pixels brighter than this fraction of the brightest one belong to the digit
 
 
@@ -44,17 +47,37 @@ def image_to_input(path: str | Path, n_inputs: int = MNIST_SIDE * MNIST_SIDE) ->
 
 
 def read_grayscale(path: str | Path) -> np.ndarray:
-    """Return the image at ``path`` as a float64 ``(H, W)`` array in [0, 1] (0 is black)."""
+    """Return the image at ``path`` as a float64 ``(H, W)`` array in [0, 1] (0 is black).
+
+    Images of more than :data:`MAX_PIXELS` pixels are refused from their header, before any
+    pixel is decoded: a small compressed file can declare billions (a decompression bomb).
+    """
     image_module, ops = _pillow()
     try:
-        with image_module.open(path) as image:
-            image.seek(0)  # the first frame of an animation
-            image = ops.exif_transpose(image)
-            return _gray_values(image, image_module)
-    except FileNotFoundError:
+        with open_regular(path, "image", DataError) as file, warnings.catch_warnings():
+            # Pillow warns from 89 megapixels on; MAX_PIXELS refuses far smaller images first.
+            warnings.simplefilter("ignore", image_module.DecompressionBombWarning)
+            with image_module.open(file) as image:
+                _check_pixels(path, *image.size)
+                image.seek(0)  # the first frame of an animation
+                image = ops.exif_transpose(image)
+                return _gray_values(image, image_module)
+    except DataNotFoundError:
         raise DataNotFoundError(f"image {path} does not exist") from None
-    except (image_module.UnidentifiedImageError, OSError, ValueError) as error:
+    except DataError:  # raised above, about the file itself: no rewording
+        raise
+    except image_module.DecompressionBombError as error:
+        raise DataError(f"{path} is refused as a decompression bomb: {error}") from None
+    except (image_module.UnidentifiedImageError, OSError, ValueError, EOFError) as error:
         raise DataError(f"{path} is not an image Pillow can read ({error})") from None
+
+
+def _check_pixels(path: str | Path, width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise DataError(
+            f"{path} is {width}x{height} pixels, more than the {MAX_PIXELS:,} read for a digit "
+            f"(4096x4096): scale the picture down (digits are read at {MNIST_SIDE}x{MNIST_SIDE})"
+        )
 
 
 def white_on_black(pixels: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ a temporary file in the same directory, fsync, then rename over the target.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -30,16 +31,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import DeltapropError, ModelFileError
-from .validation import declared_nbytes
+from .errors import DeltapropError, ModelFileError, ValidationError
+from .files import open_regular
+from .validation import all_finite, declared_nbytes
 from .version import __version__
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from .history import History, Position
     from .network import Network
     from .optimizers import Optimizer
-    from .training import Callback, History, Position
+    from .training import Callback
 
 FORMAT = "deltaprop"
 FORMAT_VERSION = 1
@@ -87,10 +90,18 @@ def content_hash(tensors: dict[str, np.ndarray], document: dict | None = None) -
     return digest.hexdigest()
 
 
-def _network_tensors(network: Network) -> dict[str, np.ndarray]:
+def _network_tensors(network: Network, path: str | Path) -> dict[str, np.ndarray]:
+    """The layers' parameters by tensor name; refuses NaN/Inf, which ``load`` would refuse."""
     tensors = {}
-    for layer, (weight_name, bias_name) in zip(network.layers, torch_names(network)):
-        tensors[weight_name], tensors[bias_name] = layer.weights, layer.bias
+    for number, (layer, names) in enumerate(zip(network.layers, torch_names(network)), 1):
+        for name, array in zip(names, (layer.weights, layer.bias)):
+            if not all_finite(np.asarray(array)):
+                raise ValidationError(
+                    f"cannot save {path}: tensor {name!r} (layer {number}) holds NaN or "
+                    "infinite values, so the file could not be loaded: the training diverged; "
+                    "train again with a lower learning rate or clip_norm"
+                )
+            tensors[name] = array
     return tensors
 
 
@@ -106,12 +117,23 @@ def _write(path: str | Path, tensors: dict[str, np.ndarray], document: dict) -> 
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one."""
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one.
+
+    The data goes to a hidden temporary file beside ``path`` (``.<name>.<pid>.<random>.tmp``),
+    then replaces ``path`` in one rename. Temporary files of earlier saves to the same place
+    whose process is gone (killed during a save) are removed first.
+    """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise ModelFileError(f"cannot write {path}: directory {directory} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    remove_stale_temporaries(path)
+    try:
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory
+        )
+    except OSError as error:  # name the file the user asked for, not the temporary one
+        raise ModelFileError(f"cannot write {path}: {error.strerror or error}") from None
     try:
         # mkstemp makes the file private (0600); give it the mode open() would have given.
         os.chmod(temporary, _file_mode(path))
@@ -128,6 +150,40 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         os.fsync(directory_handle)
     finally:
         os.close(directory_handle)
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Delete the temporary files that saves to ``path`` left when they were killed.
+
+    A temporary file names the process that wrote it; one whose process still runs belongs to
+    a save in progress and is kept.
+    """
+    prefix = f".{path.name}."
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        candidates = [
+            entry
+            for entry in os.scandir(directory)
+            if entry.name.startswith(prefix) and entry.name.endswith(".tmp")
+        ]
+    except OSError:
+        return
+    for entry in candidates:
+        writer = entry.name[len(prefix) :].split(".")[0]
+        if writer.isdigit() and _running(int(writer)):
+            continue
+        with contextlib.suppress(OSError):  # gone already, or not ours: the save goes on
+            os.unlink(entry.path)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # no such process, or no process id at all
+        return False
+    except PermissionError:  # another user's process: its save may be in progress
+        return True
+    return True
 
 
 def _file_mode(path: Path) -> int:
@@ -151,7 +207,7 @@ def save(network: Network, path: str | Path) -> None:
     }
     if getattr(network, "history", None) is not None:
         document["history"] = network.history.to_dict()
-    _write(path, _network_tensors(network), document)
+    _write(path, _network_tensors(network, path), document)
 
 
 def save_checkpoint(
@@ -163,7 +219,7 @@ def save_checkpoint(
     callbacks: Sequence[Callback] = (),
 ) -> None:
     """Write everything ``fit(..., resume=path)`` needs to continue bit-identically."""
-    tensors = _network_tensors(network)
+    tensors = _network_tensors(network, path)
     state = optimizer.state_dict()
     for slot, arrays in state["state"].items():
         for index, array in enumerate(arrays):
@@ -211,7 +267,7 @@ def read_file(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     version reads.
     """
     path = Path(path)
-    with _open_regular(path) as file:
+    with open_regular(path, "model file", ModelFileError, missing=ModelFileError) as file:
         size = os.fstat(file.fileno()).st_size
         header_size, header = _parse_header(path, file, size)
         document = _document(path, header)
@@ -226,26 +282,34 @@ def read_file(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
         raise ModelFileError(f"{path} changed size while it was read: read it again")
     tensors = {name: _tensor(body, *entry) for name, entry in entries.items()}
     if content_hash(tensors, document) != document.get("sha256"):
+        hash_problem = (
+            "its tensors or description do not match the SHA-256 recorded when it was written"
+        )
+        problem = _first_problem(path, document, tensors)
+        if problem is None:
+            raise ModelFileError(f"{path} is corrupt or was modified: {hash_problem}")
         raise ModelFileError(
-            f"{path} is corrupt or was modified: its tensors or description do not match the "
-            "SHA-256 recorded when it was written"
+            f"{problem}; besides, the file is corrupt or was modified: {hash_problem}"
         )
     return document, tensors
 
 
-def _open_regular(path: Path):
-    """Open ``path`` for reading if it is a regular file (never a directory, FIFO or device)."""
+def _first_problem(path: Path, document: dict, tensors: dict[str, np.ndarray]) -> str | None:
+    """The first concrete thing wrong with a file whose hash does not match, as a message
+    (which field or tensor, what was expected, what was found), or None when everything
+    checkable is consistent and only the hash tells that the bytes changed."""
     try:
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
-            raise ModelFileError(f"{path} is a directory, not a model file")
-        if not stat.S_ISREG(mode):
-            raise ModelFileError(f"{path} is not a regular file, so not a model file")
-        return open(path, "rb")  # the caller closes it in a with block
-    except FileNotFoundError:
-        raise ModelFileError(f"model file {path} does not exist") from None
-    except OSError as error:
-        raise ModelFileError(f"cannot read model file {path}: {error.strerror}") from None
+        layers, spec = _layers(path, document)
+        kind = document.get("kind")
+        if kind not in ("model", "checkpoint"):
+            return f"{path}: field 'kind' is {kind!r:.40}, expected 'model' or 'checkpoint'"
+        allow_extra = CHECKPOINT_TENSORS if kind == "checkpoint" else None
+        _matching(path, layers, spec["dtype"], tensors, allow_extra)
+        if "history" in document:
+            _history(path, document)
+    except ModelFileError as error:
+        return str(error)
+    return None
 
 
 def _parse_header(path: Path, file, size: int) -> tuple[int, dict]:
@@ -406,7 +470,7 @@ def _activation(layer: dict):
 
 
 def _history(path: str | Path, document: dict):
-    from .training import History
+    from .history import History
 
     try:
         return History.from_dict(document["history"])
@@ -515,7 +579,7 @@ def _optimizer_slots(
 
 def _training_state(path, document: dict, network: Network) -> tuple:
     """The checkpoint's history, position and generator state, each checked."""
-    from .training import Position
+    from .history import Position
 
     history = _history(path, document)
     try:

@@ -91,21 +91,35 @@ class Dense:
 
     @property
     def weights(self) -> np.ndarray | None:
-        """W^l, shape ``(n_out, n_in)``; ``None`` until the layer is part of a network."""
+        """W^l, shape ``(n_out, n_in)``; ``None`` until the layer is part of a network.
+
+        In a network it is a view of the network's parameter vector: assigning an array
+        copies the values into that view, so the vector always holds them.
+        """
         return self._weights
 
     @weights.setter
     def weights(self, value: np.ndarray) -> None:
-        self._weights = self._checked("weights", value, (self.n_out, self.n_in))
+        self._weights = self._assigned(self._weights, "weights", value, (self.n_out, self.n_in))
 
     @property
     def bias(self) -> np.ndarray | None:
-        """b^l, shape ``(n_out,)``; ``None`` until the layer is part of a network."""
+        """b^l, shape ``(n_out,)``; ``None`` until the layer is part of a network (then a view
+        of its parameter vector, like ``weights``)."""
         return self._bias
 
     @bias.setter
     def bias(self, value: np.ndarray) -> None:
-        self._bias = self._checked("bias", value, (self.n_out,))
+        self._bias = self._assigned(self._bias, "bias", value, (self.n_out,))
+
+    def _assigned(self, current, name: str, value: object, shape: tuple[int, ...]) -> np.ndarray:
+        """The array ``weights`` or ``bias`` holds after assigning ``value`` to it: the current
+        array with the values written in, or a new array when the layer had none yet."""
+        checked = self._checked(name, value, shape)
+        if current is None:
+            return checked
+        current[...] = checked
+        return current
 
     @property
     def dtype(self) -> np.dtype | None:
@@ -140,6 +154,11 @@ class Dense:
         bias = np.zeros(self.n_out) if self._bias is None else self._bias
         self._weights = np.array(weights, dtype=dtype, order="C")
         self._bias = np.array(bias, dtype=dtype, order="C")
+
+    def _bind(self, weights: np.ndarray, bias: np.ndarray) -> None:
+        """Make ``weights`` and ``bias`` these views (of a network's parameter vector), which
+        already hold the layer's values."""
+        self._weights, self._bias = weights, bias
 
     def config(self) -> dict:
         """The constructor arguments that rebuild this layer (model files store them)."""

@@ -9,6 +9,11 @@ with ``W^l`` of shape ``(n_out, n_in)`` exactly as in the seed. The backward pas
 ``δ^l (a^(l-1))^T`` into ``δ^l.T @ A^(l-1)``, summed over the batch; the loss is a mean, so δ^L
 already carries the 1/N.
 
+All parameters live in one vector (``parameters.py``); each layer's ``weights`` and ``bias`` are
+views into it. The methods below are the NumPy reference of the math. ``compiled.py`` computes
+the same equations with numba-compiled kernels; ``Network.passes`` is whichever of the two
+engines the network uses, and the fit loop, MPI, explain and gradcheck all go through it.
+
 Training, evaluation and file I/O are in ``training.py`` and ``io.py``; ``Network`` exposes them
 as methods so that a user needs only this class.
 """
@@ -17,44 +22,26 @@ from __future__ import annotations
 
 import copy as _copy
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .activations import Activation, Softmax
+from .engines import check_engine, compiled_supports
 from .errors import DeltapropTypeError, ValidationError
 from .layers import Dense
 from .losses import CLASSIFICATION_LOSSES, Loss, get_loss
+from .parameters import Layout, Parameters
 from .validation import check_dtype, check_inputs, check_seed, check_targets
-from .workspace import Workspace
+from .workspace import ForwardCache, Workspace
 
 if TYPE_CHECKING:
     from .optimizers import Optimizer
     from .training import Callback, History
 
 Gradients = list[tuple[np.ndarray, np.ndarray]]
-
-
-@dataclass
-class ForwardCache:
-    """What the forward pass keeps for the backward pass, one entry per layer l = 1..L.
-
-    ``inputs[l-1]`` is A^(l-1) as layer l saw it (``inputs[0]`` is X, later ones after
-    dropout); ``zs[l-1]`` is Z^l and ``activations[l-1]`` is σ(Z^l) before dropout, both
-    ``(N, n_out^l)``; ``masks[l-1]`` is the scaled dropout mask or ``None``. The arrays belong
-    to the ``Workspace`` the pass wrote into (see ``workspace.py``).
-    """
-
-    inputs: list[np.ndarray]
-    zs: list[np.ndarray]
-    activations: list[np.ndarray]
-    masks: list[np.ndarray | None]
-
-    @property
-    def output(self) -> np.ndarray:
-        return self.activations[-1]
+__all__ = ["ForwardCache", "Gradients", "Network", "NumpyEngine"]
 
 
 class Network:
@@ -70,6 +57,19 @@ class Network:
         Precision of parameters and of every array in a training step.
     seed : int, default 0
         Seeds the initial weights, the shuffling and dropout: same seed, same bits.
+    engine : {"auto", "numpy", "compiled"}, default "auto"
+        Who computes the passes and updates: ``"numpy"``, the reference code of this module;
+        ``"compiled"``, the same equations fused into numba kernels (``pip install
+        "deltaprop[fast]"``); ``"auto"``, compiled when numba is installed. Both give the same
+        bits where no transcendental function (exp, tanh, erf, log1p) is involved, and differ by
+        a few units in the last place per step where one is. ``net.engine`` is the one chosen.
+
+    Attributes
+    ----------
+    parameter_vector : ndarray, shape ``(n_parameters(),)``
+        Every W^l and b^l, one after the other; the layers' arrays are views into it.
+    layout : Layout
+        Where each array sits in ``parameter_vector`` (and in gradient and optimizer vectors).
     """
 
     def __init__(
@@ -78,6 +78,7 @@ class Network:
         loss: str | Loss = "cross_entropy",
         dtype: str | np.dtype = "float32",
         seed: int = 0,
+        engine: str = "auto",
     ):
         self.layers = list(layers)
         self._check_layers()
@@ -89,6 +90,8 @@ class Network:
         init_rng = np.random.default_rng(init_seed)
         for layer in self.layers:
             layer.build(init_rng, self.dtype)
+        self._pack()
+        self.engine = engine
         # Shuffling and dropout draw from this generator; checkpoints save its state.
         self.rng = np.random.default_rng(train_seed)
         self.history: History | None = None
@@ -104,6 +107,7 @@ class Network:
         seed: int = 0,
         dropout: float = 0.0,
         init: str | None = None,
+        engine: str = "auto",
     ) -> Network:
         """Build ``[n_in, hidden..., n_out]``, e.g. ``Network.from_sizes([784, 256, 10])``.
 
@@ -126,7 +130,7 @@ class Network:
                 sizes[:-1], sizes[1:], [i == len(sizes) - 2 for i in range(len(sizes) - 1)]
             )
         ]
-        return cls(layers, loss=loss, dtype=dtype, seed=seed)
+        return cls(layers, loss=loss, dtype=dtype, seed=seed, engine=engine)
 
     def _check_layers(self) -> None:
         if not self.layers:
@@ -167,12 +171,65 @@ class Network:
         """True when the loss is a classification loss (softmax or sigmoid outputs)."""
         return self.loss.name in CLASSIFICATION_LOSSES
 
-    def parameters(self) -> list[np.ndarray]:
-        """``[W^1, b^1, W^2, b^2, ...]``: the arrays an optimizer updates in place."""
-        return [array for layer in self.layers for array in (layer.weights, layer.bias)]
+    def parameters(self) -> Parameters:
+        """``[W^1, b^1, W^2, b^2, ...]``: the arrays an optimizer updates in place.
+
+        They are views of ``parameter_vector``, which the returned list carries, so that
+        ``Optimizer.step`` updates them all in one pass.
+        """
+        self._check_packed()
+        return Parameters(self.parameter_vector, self.layout, self.passes.fused_update)
 
     def n_parameters(self) -> int:
-        return sum(array.size for array in self.parameters())
+        return self.layout.size
+
+    # ----------------------------------------------------------------- the parameter vector
+    def _pack(self) -> None:
+        """Copy every W^l and b^l into one new vector and make the layers' arrays its views."""
+        self.layout = Layout.of_layers(self.layers)
+        arrays = [array for layer in self.layers for array in (layer.weights, layer.bias)]
+        dtype = arrays[0].dtype
+        self.parameter_vector = self.layout.pack(arrays, dtype)
+        for layer, (weights, bias) in zip(self.layers, self.layout.pairs(self.parameter_vector)):
+            layer._bind(weights, bias)
+
+    def _check_packed(self) -> None:
+        """Re-pack when a layer's arrays stopped being views of the vector (the layer was put
+        into another network since), so that the vector and the layers never disagree."""
+        vector = self.parameter_vector
+        if any(layer.weights.base is not vector or layer.bias.base is not vector
+               for layer in self.layers):  # fmt: skip
+            self._pack()
+
+    @property
+    def engine(self) -> str:
+        """The engine computing this network: ``"numpy"`` or ``"compiled"``; assigning
+        ``"auto"``, ``"numpy"`` or ``"compiled"`` switches it (the parameters stay)."""
+        return self._engine
+
+    @engine.setter
+    def engine(self, engine: str) -> None:
+        self._engine = check_engine(engine)
+
+    @property
+    def passes(self) -> NumpyEngine:
+        """The engine that runs this network's passes and updates (see ``engines.py``).
+
+        ``forward``, ``backward``, ``backprop``, ``loss`` and ``fused_update``: the interface the
+        fit loop, ``distributed``, ``explain`` and ``gradcheck`` use.
+        """
+        key = (self.engine, self.dtype)
+        passes = self.__dict__.get("_passes")
+        if passes is None or passes.key != key:
+            if self.engine == "compiled" and compiled_supports(self.dtype):
+                from .compiled import CompiledEngine
+
+                passes = CompiledEngine(self)
+            else:
+                passes = NumpyEngine(self)
+            passes.key = key
+            self._passes = passes
+        return passes
 
     # ----------------------------------------------------------------- the seed's math
     def _forward(
@@ -270,7 +327,7 @@ class Network:
         """
         X = check_inputs(X, self.n_in, self.dtype)
         work = Workspace(self.layers, len(X), self.dtype, inference=True)
-        return np.ascontiguousarray(self._forward(X, work=work).output)
+        return np.ascontiguousarray(self.passes.forward(X, work=work).output)
 
     def gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Gradients]:
         """Return ``(loss, [(dW, db), ...])`` for one batch, without changing any parameter.
@@ -281,7 +338,7 @@ class Network:
         """
         X = check_inputs(X, self.n_in, self.dtype)
         targets = check_targets(y, len(X), self.n_out, self.loss, self.dtype)
-        loss, gradients, _ = self._backprop(X, targets)
+        loss, gradients, _ = self.passes.backprop(X, targets)
         return loss, gradients
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -358,19 +415,30 @@ class Network:
             clone._cast(check_dtype(dtype))
         return clone
 
+    def __deepcopy__(self, memo: dict) -> Network:
+        # deepcopy copies each view on its own: re-pack the copies into a vector of the clone's.
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        for name, value in vars(self).items():
+            if name != "_passes":  # an engine belongs to its network; the clone makes its own
+                setattr(clone, name, _copy.deepcopy(value, memo))
+        clone._pack()
+        return clone
+
     def _cast(self, dtype: np.dtype) -> None:
         """Put the parameters and every array of later passes in ``dtype`` (unchecked: gradcheck
-        also uses ``np.longdouble``)."""
+        also uses ``np.longdouble``, which only the NumPy engine computes in)."""
         self.dtype = dtype
         for layer in self.layers:
-            layer._weights = layer.weights.astype(dtype)
-            layer._bias = layer.bias.astype(dtype)
+            layer._bind(layer.weights.astype(dtype), layer.bias.astype(dtype))
+        self._pack()
 
     def __repr__(self) -> str:
         lines = [f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers)]
         return (
             "Network(\n" + "\n".join(lines) + f"\n  loss={self.loss.name!r}, "
-            f"dtype={self.dtype.name!r}, parameters={self.n_parameters():,}\n)"
+            f"dtype={self.dtype.name!r}, parameters={self.n_parameters():,}, "
+            f"engine={self.engine!r}\n)"
         )
 
     def _repr_html_(self) -> str:
@@ -378,3 +446,33 @@ class Network:
         from .display import network_html
 
         return network_html(self)
+
+
+class NumpyEngine:
+    """The reference engine: the passes are ``Network``'s own NumPy methods above.
+
+    Every engine offers this interface (``compiled.CompiledEngine`` too); ``work`` is a
+    ``Workspace`` for ``len(X)`` rows, a fresh one by default, and ``X`` is ``(N, n_in)``.
+    """
+
+    name = "numpy"
+    fused_update = None  # optimizers update the parameter vector with their own NumPy code
+
+    def __init__(self, network: Network):
+        self.network = network
+
+    def forward(self, X, rng=None, work=None) -> ForwardCache:
+        """The forward pass keeping what backpropagation needs (dropout when ``rng``)."""
+        return self.network._forward(X, rng, work)
+
+    def backward(self, cache, targets, work=None, deltas=None) -> Gradients:
+        """``[(∂L/∂W^l, ∂L/∂b^l), ...]``, views of ``work.gradient_vector``."""
+        return self.network._backward(cache, targets, work, deltas)
+
+    def backprop(self, X, targets, rng=None, work=None) -> tuple[float, Gradients, np.ndarray]:
+        """Mean loss, gradients and output a^L of one batch (dropout when ``rng``)."""
+        return self.network._backprop(X, targets, rng, work)
+
+    def loss(self, X, targets) -> np.floating:
+        """Mean loss, forward pass only, in the network's dtype."""
+        return self.network._backprop_loss(X, targets)

@@ -6,10 +6,15 @@ offers L2 weight decay (weight matrices only, not biases), gradient-norm clippin
 learning-rate schedule. The update rules follow PyTorch's, so results can be compared.
 
 One optimizer object keeps its state across ``fit`` calls: calling ``fit`` again continues.
+
+A network's parameters are views of one vector (``parameters.py``); the state is laid out the
+same way, so a step over a network is one pass over a few vectors: NumPy's passes here, or one
+fused compiled loop when the network's engine offers it (``compiled.py``).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -17,6 +22,7 @@ import numpy as np
 
 from . import registry
 from .errors import ValidationError
+from .parameters import Layout, is_packed
 from .schedules import Schedule, get_schedule
 from .validation import check_fraction, check_positive
 
@@ -56,8 +62,12 @@ class Optimizer:
         self.clip_norm = None if clip_norm is None else check_positive("clip_norm", clip_norm)
         self.schedule = get_schedule(schedule)
         self.iterations = 0
+        # Per parameter array, views of one vector per slot (``_vectors``) laid out as the
+        # network's parameter vector.
         self.state: dict[str, list[np.ndarray]] = {}
+        self._vectors: dict[str, np.ndarray] = {}
         self._scratch_arrays: dict[int, np.ndarray] = {}
+        self._checked_layouts: tuple = (None, None)
 
     @property
     def current_lr(self) -> float:
@@ -67,36 +77,93 @@ class Optimizer:
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """Update every array of ``params`` in place from the matching array of ``grads``.
 
-        ``grads[i]`` has the shape of ``params[i]`` and may be overwritten.
+        ``grads[i]`` has the shape of ``params[i]`` and may be overwritten. When both are
+        ``Parameters`` (views of one vector each, as ``Network.parameters()`` and a training
+        step give), the update is one pass over the vectors.
         """
-        if not self.state:
-            self.state = {slot: [np.zeros_like(p) for p in params] for slot in self.slots}
-        elif [s.shape for s in next(iter(self.state.values()))] != [p.shape for p in params]:
+        layout = self._prepare_state(params, grads)
+        if self.clip_norm is not None:
+            clip_by_global_norm([grads.vector] if layout else grads, self.clip_norm)
+        lr = self.current_lr
+        if layout is not None:
+            self._step_vector(params, grads.vector, lr, layout)
+        else:
+            for index, (param, grad) in enumerate(zip(params, grads)):
+                state = {slot: arrays[index] for slot, arrays in self.state.items()}
+                decayed = [slice(None)] if param.ndim == 2 else []
+                self._decay_and_update(param, grad, lr, state, self._scratch(index, param), decayed)
+        self.iterations += 1
+
+    def _step_vector(self, params, gradient: np.ndarray, lr: float, layout: Layout) -> None:
+        vector = params.vector
+        fused = params.fused_update
+        if fused is None or not fused(self, vector, gradient, lr, self._vectors, layout):
+            scratch = self._scratch(-1, vector)
+            self._decay_and_update(vector, gradient, lr, self._vectors, scratch, layout.decayed)
+
+    def _decay_and_update(self, param, grad, lr, state, scratch, decayed) -> None:
+        if self.weight_decay and self._coupled_decay:
+            for part in decayed:
+                grad[part] += np.multiply(param[part], self.weight_decay, out=scratch[part])
+        self._update(param, grad, lr, state, scratch, decayed)
+
+    _coupled_decay = True
+
+    def _update(
+        self,
+        param: np.ndarray,
+        grad: np.ndarray,
+        lr: float,
+        state: dict[str, np.ndarray],
+        scratch: np.ndarray,
+        decayed: Sequence[slice],
+    ) -> None:
+        """Move ``param`` by its gradient ``grad``, which it may overwrite.
+
+        ``param`` is one parameter array or the whole parameter vector; ``state`` maps each
+        slot to its array of the same shape, ``scratch`` is a work array of that shape and
+        ``decayed`` lists the parts of ``param`` that are weight matrices. Updates work in
+        place with ``out=``, on ``grad`` and on ``scratch``, so that a step allocates no
+        temporary array the size of a weight matrix.
+        """
+        raise NotImplementedError
+
+    def _prepare_state(self, params, grads) -> Layout | None:
+        """Create the state on the first step; the layout when both lists view one vector."""
+        checked_params, checked_grads = self._checked_layouts
+        if (
+            checked_params is not None
+            and getattr(params, "layout", None) is checked_params
+            and getattr(grads, "layout", None) is checked_grads
+        ):  # the same vectors as the previous step's, which were checked then
+            return checked_params
+        packed = is_packed(params) and is_packed(grads) and params.layout == grads.layout
+        layout = params.layout if packed else None
+        shapes = [p.shape for p in params]
+        if not self.state and self.slots:
+            zeros = [np.zeros(p.shape, dtype=p.dtype) for p in params]
+            self._set_state({slot: [z.copy() for z in zeros] for slot in self.slots})
+        elif self.state and [s.shape for s in next(iter(self.state.values()))] != shapes:
             raise ValidationError(
                 "this optimizer holds state for parameters of other shapes: use a new "
                 "optimizer object for a different network"
             )
-        if self.clip_norm is not None:
-            clip_by_global_norm(grads, self.clip_norm)
-        lr = self.current_lr
-        for index, (param, grad) in enumerate(zip(params, grads)):
-            if self.weight_decay and param.ndim == 2 and self._coupled_decay:
-                grad += np.multiply(param, self.weight_decay, out=self._scratch(index, param))
-            self._update(index, param, grad, lr)
-        self.iterations += 1
+        self._checked_layouts = (layout, grads.layout) if layout is not None else (None, None)
+        return layout
 
-    _coupled_decay = True
-
-    def _update(self, index: int, param: np.ndarray, grad: np.ndarray, lr: float) -> None:
-        """Move ``param`` (parameter ``index``) by its gradient ``grad``, which it may overwrite.
-
-        Updates work in place with ``out=``, on ``grad`` and on ``_scratch``, so that a step
-        allocates no temporary array the size of a weight matrix.
-        """
-        raise NotImplementedError
+    def _set_state(self, state: dict[str, Sequence[np.ndarray]]) -> None:
+        """Pack each slot's arrays into one vector and keep views of it as ``state``."""
+        self._vectors, self.state = {}, {}
+        self._checked_layouts = (None, None)
+        for slot, arrays in state.items():
+            arrays = [np.asarray(a) for a in arrays]
+            layout = Layout([a.shape for a in arrays])
+            self._vectors[slot] = layout.pack(arrays, arrays[0].dtype if arrays else float)
+            self.state[slot] = layout.views(self._vectors[slot])
 
     def _scratch(self, index: int, like: np.ndarray) -> np.ndarray:
-        """A work array shaped like parameter ``index``, kept between steps (never saved)."""
+        """A work array shaped like parameter ``index`` (-1: the whole vector), kept between
+        steps (never saved)."""
         scratch = self._scratch_arrays.get(index)
         if scratch is None or scratch.shape != like.shape or scratch.dtype != like.dtype:
             scratch = self._scratch_arrays[index] = np.empty_like(like)
@@ -108,9 +175,16 @@ class Optimizer:
 
     def load_state_dict(self, state: dict) -> None:
         self.iterations = int(state["iterations"])
-        self.state = {
-            slot: [np.array(a) for a in arrays] for slot, arrays in state["state"].items()
-        }
+        self._set_state(state["state"])
+
+    def __deepcopy__(self, memo: dict) -> Optimizer:
+        # deepcopy copies each view of a state vector on its own: pack the copies again.
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        for name, value in vars(self).items():
+            setattr(clone, name, copy.deepcopy(value, memo))
+        clone._set_state(clone.state)
+        return clone
 
     def config(self) -> dict:
         """The constructor arguments (without the schedule) that rebuild this optimizer."""
@@ -165,16 +239,16 @@ class SGD(Optimizer):
         if self.momentum == 0:
             self.slots = ()
 
-    def _update(self, index, param, grad, lr):
+    def _update(self, param, grad, lr, state, scratch, decayed):
         direction = grad
         if self.momentum:
             # v ← μv + g
-            velocity = self.state["velocity"][index]
+            velocity = state["velocity"]
             velocity *= self.momentum
             velocity += grad
             if self.nesterov:
                 # direction g + μv
-                grad += np.multiply(velocity, self.momentum, out=self._scratch(index, param))
+                grad += np.multiply(velocity, self.momentum, out=scratch)
             else:
                 direction = velocity
         # W ← W - η·direction, with η·direction written over the gradient
@@ -203,9 +277,8 @@ class Adam(Optimizer):
         self.beta2 = check_fraction("beta2", beta2)
         self.eps = check_positive("eps", eps)
 
-    def _update(self, index, param, grad, lr):
-        m, v = self.state["m"][index], self.state["v"][index]
-        scratch = self._scratch(index, param)
+    def _update(self, param, grad, lr, state, scratch, decayed):
+        m, v = state["m"], state["v"]
         t = self.iterations + 1
         # m ← β1 m + (1-β1) g
         m *= self.beta1
@@ -243,10 +316,11 @@ class AdamW(Adam):
     ):
         super().__init__(lr, beta1, beta2, eps, weight_decay, clip_norm, schedule)
 
-    def _update(self, index, param, grad, lr):
-        if self.weight_decay and param.ndim == 2:
-            param *= 1 - lr * self.weight_decay
-        super()._update(index, param, grad, lr)
+    def _update(self, param, grad, lr, state, scratch, decayed):
+        if self.weight_decay:
+            for part in decayed:
+                param[part] *= 1 - lr * self.weight_decay
+        super()._update(param, grad, lr, state, scratch, decayed)
 
 
 class RMSprop(Optimizer):
@@ -268,9 +342,8 @@ class RMSprop(Optimizer):
         self.rho = check_fraction("rho", rho)
         self.eps = check_positive("eps", eps)
 
-    def _update(self, index, param, grad, lr):
-        v = self.state["v"][index]
-        scratch = self._scratch(index, param)
+    def _update(self, param, grad, lr, state, scratch, decayed):
+        v = state["v"]
         # v ← ρv + (1-ρ) g²
         v *= self.rho
         square = np.multiply(grad, 1 - self.rho, out=scratch)
@@ -300,9 +373,8 @@ class Adagrad(Optimizer):
         super().__init__(lr, weight_decay, clip_norm, schedule)
         self.eps = check_positive("eps", eps)
 
-    def _update(self, index, param, grad, lr):
-        sum_squares = self.state["sum_squares"][index]
-        scratch = self._scratch(index, param)
+    def _update(self, param, grad, lr, state, scratch, decayed):
+        sum_squares = state["sum_squares"]
         # G ← G + g²
         sum_squares += np.multiply(grad, grad, out=scratch)
         # W ← W - η g/(√G + ε)

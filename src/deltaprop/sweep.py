@@ -34,8 +34,9 @@ from typing import Any
 import numpy as np
 
 from .errors import DeltapropError, MissingDependencyError, ValidationError
+from .files import open_regular
 from .suggest import closest
-from .validation import parse_sizes
+from .validation import check_class_count, check_test_split, parse_sizes
 
 # Every option a grid may set: its type(s) and the default used when the grid leaves it out.
 OPTIONS: dict[str, tuple[tuple[type, ...], Any]] = {
@@ -82,9 +83,8 @@ def read_grid(path: str | os.PathLike) -> dict[str, Any]:
             ) from None
     path = Path(path)
     try:
-        grid = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DeltapropError(f"grid file {path} does not exist") from None
+        with open_regular(path, "grid file", ValidationError, missing=DeltapropError) as file:
+            grid = tomllib.load(file)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ValidationError(f"{path} is not a valid TOML file: {error}") from None
     return check_grid(grid, str(path))
@@ -153,7 +153,9 @@ def train_configuration(config: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         (x_train, y_train), (x_test, y_test) = _load(options["data"])
-        n_classes = int(max(y_train.max(), y_test.max())) + 1
+        data = f"data {options['data']}"
+        check_test_split(x_train, x_test, y_test, data)
+        n_classes = check_class_count(np.concatenate([y_train, y_test]), data)
         sizes = [x_train.shape[1], *parse_layers(options["layers"]), n_classes]
         network = Network.from_sizes(
             sizes,

@@ -9,13 +9,9 @@ the same bits, and a checkpoint that stores the generator's state resumes bit-id
 from __future__ import annotations
 
 import math
-import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,8 +20,10 @@ import numpy as np
 from .activations import Sigmoid
 from .distributed import SOLO, team_for
 from .errors import DivergenceError, ValidationError
+from .history import History, Position
 from .optimizers import Optimizer, get_optimizer
 from .progress import format_logs, progress_bar
+from .stopping import StopRequest, TrainingInterrupted
 from .validation import (
     all_finite,
     check_callbacks,
@@ -42,69 +40,6 @@ if TYPE_CHECKING:
     from .network import Network
 
 GRAD_NORM_EVERY = 10  # steps between samples of the per-layer gradient norms
-
-
-@dataclass
-class History:
-    """What happened in each epoch of training.
-
-    ``metrics`` maps ``"loss"``, ``"accuracy"``, ``"val_loss"``, ``"val_accuracy"``, ``"lr"``
-    and ``"time"`` (seconds) to one value per epoch. ``grad_norms[e][l]`` is the mean L2 norm of
-    ∂L/∂W^(l+1) in epoch e, sampled every ``GRAD_NORM_EVERY`` steps.
-    """
-
-    metrics: dict[str, list[float]] = field(default_factory=dict)
-    grad_norms: list[list[float]] = field(default_factory=list)
-
-    def __getitem__(self, key: str) -> list[float]:
-        return self.metrics[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.metrics
-
-    def get(self, key: str, default=None):
-        return self.metrics.get(key, default)
-
-    @property
-    def epochs(self) -> int:
-        return len(self.metrics.get("loss", []))
-
-    @property
-    def loss(self) -> list[float]:
-        return self.metrics.get("loss", [])
-
-    @property
-    def val_loss(self) -> list[float]:
-        return self.metrics.get("val_loss", [])
-
-    @property
-    def accuracy(self) -> list[float]:
-        return self.metrics.get("accuracy", [])
-
-    @property
-    def val_accuracy(self) -> list[float]:
-        return self.metrics.get("val_accuracy", [])
-
-    def append(self, logs: dict[str, float], grad_norms: list[float]) -> None:
-        for key, value in logs.items():
-            self.metrics.setdefault(key, []).append(float(value))
-        self.grad_norms.append([float(n) for n in grad_norms])
-
-    def to_dict(self) -> dict:
-        return {"metrics": self.metrics, "grad_norms": self.grad_norms}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> History:
-        return cls(
-            {k: [float(v) for v in vs] for k, vs in data["metrics"].items()},
-            [[float(n) for n in row] for row in data["grad_norms"]],
-        )
-
-    def _repr_html_(self) -> str:
-        """Jupyter shows the training curves and the per-epoch table (``display.py``)."""
-        from .display import history_html
-
-        return history_html(self)
 
 
 class Callback:
@@ -201,30 +136,6 @@ class EarlyStopping(Callback):
         self.best_parameters = None if best is None else [np.array(p) for p in best]
 
 
-@dataclass
-class Position:
-    """Where training stands: the next epoch and step, and the running sums of that epoch.
-
-    ``n_samples`` and ``batch_size`` are those the steps count in; ``stopped`` is set when a
-    callback ended training early, so that resuming does not train on.
-    """
-
-    epoch: int = 0
-    step: int = 0
-    n_samples: int = 0
-    batch_size: int = 0
-    stopped: bool = False
-    epoch_rng_state: dict | None = None
-    loss_sum: float = 0.0
-    correct: float = 0.0
-    seen: int = 0
-    grad_norm_sums: list[float] = field(default_factory=list)
-    grad_norm_count: int = 0
-
-    def to_dict(self) -> dict:
-        return dict(vars(self))
-
-
 def accuracy(network: Network, output: np.ndarray, targets: np.ndarray) -> float:
     """Fraction of samples classified correctly; ``output`` is ``(N, n_out)``.
 
@@ -247,7 +158,7 @@ def _evaluate_prepared(
     loss_sum, correct = 0.0, 0.0
     for start in range(0, len(X), batch_size):
         xb, tb = X[start : start + batch_size], targets[start : start + batch_size]
-        cache = network._forward(xb)
+        cache = network.passes.forward(xb)
         loss_sum += float(network.loss.value(cache.zs[-1], cache.output, tb)) * len(xb)
         if with_accuracy:
             correct += accuracy(network, cache.output, tb) * len(xb)
@@ -268,32 +179,6 @@ def evaluate(
     targets = check_targets(y, len(X), network.n_out, network.loss, network.dtype)
     batch_size = check_positive("batch_size", batch_size, integer=True)
     return _evaluate_prepared(network, X, targets, _wants_accuracy(network, y), batch_size)
-
-
-class _StopRequest:
-    """Turns SIGINT/SIGTERM into a flag checked between steps, so a step is never cut in half."""
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-
-    def __call__(self, signum, frame) -> None:
-        self.signal = signum
-
-    @contextmanager
-    def installed(self) -> Iterator[_StopRequest]:
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-        previous = {sig: signal.signal(sig, self) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield self
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Raised by ``fit`` after SIGINT/SIGTERM, at a step boundary, once any checkpoint is saved."""
 
 
 def _split_validation(X, targets, validation_split, validation_data, network):
@@ -523,7 +408,7 @@ class _Run:
             tb = np.take(self.targets, rows, axis=0, out=self.t_batch[:size], mode="clip")
             yield step, xb, tb
 
-    def epoch(self, position: Position, stop: _StopRequest, verbose: int, epochs: int) -> bool:
+    def epoch(self, position: Position, stop: StopRequest, verbose: int, epochs: int) -> bool:
         """Run the remaining steps of ``position.epoch``; False if a stop was requested."""
         network, rng = self.network, self.network.rng
         n = len(self.X)
@@ -540,25 +425,28 @@ class _Run:
             rng.bit_generator.state = current
         n_steps = math.ceil(n / self.batch_size)
         bar = progress_bar(verbose, n_steps, position, epochs)
+        parameters = network.parameters()  # views of the parameter vector, for the optimizer
         for step, xb, tb in self.batches(order, position.step):
             if stop.signal is not None:
                 bar.close()
                 return False
+            work = self.workspace(len(xb))
             # Overflow is reported as a DivergenceError below, not as NumPy warnings.
             with np.errstate(over="ignore", invalid="ignore"):
                 loss, grads, output = self.team.backprop(
-                    network, xb, tb, rng if self.dropout else None, self.workspace(len(xb))
+                    network, xb, tb, rng if self.dropout else None, work
                 )
             correct = (
                 accuracy(network, output, tb) * len(xb) if self.with_accuracy and len(xb) else 0
             )
-            loss, grads, correct, size = self.team.reduce(loss, grads, correct, len(xb))
-            self._check_finite(loss, grads, position.epoch, step)
+            gradient = None if grads is None else work.gradient_list
+            loss, gradient, correct, size = self.team.reduce(loss, gradient, correct, len(xb))
+            self._check_finite(loss, gradient, position.epoch, step)
             if step % GRAD_NORM_EVERY == 0:
-                for index, (weights_grad, _) in enumerate(grads):
+                for index, weights_grad in enumerate(gradient[0::2]):
                     position.grad_norm_sums[index] += float(np.linalg.norm(weights_grad))
                 position.grad_norm_count += 1
-            self.optimizer.step(network.parameters(), [g for pair in grads for g in pair])
+            self.optimizer.step(parameters, gradient)
             position.loss_sum += loss * size
             position.correct += correct
             position.seen += size
@@ -567,11 +455,11 @@ class _Run:
         bar.close()
         return True
 
-    def _check_finite(self, loss: float, grads, epoch: int, step: int) -> None:
-        finite = math.isfinite(loss) and all(all_finite(g) for pair in grads for g in pair)
-        if finite:
+    def _check_finite(self, loss: float, gradient, epoch: int, step: int) -> None:
+        """``gradient`` is ``[∂L/∂W^1, ∂L/∂b^1, ...]``, views of one vector checked at once."""
+        if math.isfinite(loss) and all_finite(gradient.vector):
             return
-        if not all(np.isfinite(p).all() for p in self.network.parameters()):
+        if not np.isfinite(self.network.parameter_vector).all():
             # Only an update larger than the float range gets here: loss and gradient were
             # finite at the step before, so there are no finite parameters left to keep.
             optimizer = self.optimizer

@@ -16,6 +16,8 @@ import numpy as np
 from .errors import DeltapropTypeError, ValidationError
 
 DTYPES = ("float32", "float64")
+SOFT_TARGET_TOLERANCE = 1e-3  # how far a row of cross-entropy targets may sum from 1
+MAX_UNSEEN_CLASSES = 1000  # more classes than this must mostly appear among the labels
 
 
 def check_dtype(dtype: object) -> np.dtype:
@@ -146,7 +148,30 @@ def check_targets(y: object, n_samples: int, n_out: int, loss: object, dtype: np
             f"binary_cross_entropy targets must lie in [0, 1], got values from {array.min()} "
             f"to {array.max()}: use 0/1 labels or probabilities"
         )
+    if name == "cross_entropy":
+        _check_distributions(array)
     return _finite_cast("y", array, dtype, fix="remove those samples")
+
+
+def _check_distributions(targets: np.ndarray) -> None:
+    """Refuse soft targets ``(N, n_out)`` for cross-entropy that are not probability rows:
+    a negative entry, or a row whose sum is not 1 (within :data:`SOFT_TARGET_TOLERANCE`)."""
+    negative = np.argwhere(targets < 0)
+    if negative.size:
+        row, column = negative[0]
+        raise ValidationError(
+            f"cross_entropy targets must be probabilities, but y[{row}, {column}] = "
+            f"{targets[row, column]:g} is negative: give rows of probabilities summing to 1, or "
+            "class labels of shape (N,)"
+        )
+    sums = targets.sum(axis=1, dtype=np.float64)
+    wrong = np.flatnonzero(np.abs(sums - 1) > SOFT_TARGET_TOLERANCE)
+    if wrong.size:
+        raise ValidationError(
+            f"cross_entropy targets must be probability rows summing to 1, but row {wrong[0]} "
+            f"of y sums to {sums[wrong[0]]:.6g} ({wrong.size:,} rows do not): divide each row "
+            "by its sum, or for several labels per sample use loss='binary_cross_entropy'"
+        )
 
 
 def check_labels(labels: np.ndarray, n_classes: int, single_output: bool = False) -> np.ndarray:
@@ -261,3 +286,49 @@ def declared_nbytes(shape: Sequence[int], itemsize: int, limit: int) -> int:
         if total > limit:
             return limit + 1
     return total
+
+
+def check_class_count(labels: np.ndarray, what: str) -> int:
+    """The number of classes that integer ``labels`` ask for: the largest label plus one.
+
+    Refuses a count far beyond the labels seen (label 100000000 among a few others would build
+    an output layer of 100,000,001 units): class labels must be indices 0..K-1.
+    """
+    if not labels.size:
+        return 1
+    n_classes = int(labels.max()) + 1
+    distinct = len(np.unique(labels))
+    if n_classes > MAX_UNSEEN_CLASSES and n_classes > 10 * distinct:
+        raise ValidationError(
+            f"{what} has a label {n_classes - 1}, which asks for {n_classes:,} classes (output "
+            f"units), but only {distinct} distinct labels: class labels must be 0..K-1; "
+            "renumber them, e.g. with np.unique(y, return_inverse=True)"
+        )
+    return n_classes
+
+
+def check_split(x: np.ndarray, y: np.ndarray, what: str) -> None:
+    """Refuse a split of a data set (``what`` names it) that cannot be evaluated: no samples,
+    labels of another length, or NaN or infinite values."""
+    if len(x) == 0:
+        raise ValidationError(
+            f"{what} is empty (0 samples): give a data set with more rows or its own test part"
+        )
+    if len(y) != len(x):
+        raise ValidationError(f"{what} has {len(x)} samples but {len(y)} labels")
+    if x.dtype.kind == "f" and not all_finite(x):
+        raise ValidationError(
+            f"{what} holds NaN or infinite values (scaled by the training split's range, values "
+            "far outside it overflow): fix or rescale the data"
+        )
+
+
+def check_test_split(x_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, what: str):
+    """Refuse, before training, a test split that could not be evaluated afterwards: empty,
+    holding NaN or infinite values, or of another width than the training split."""
+    if x_test.shape[1:] != x_train.shape[1:]:
+        raise ValidationError(
+            f"the test split of {what} has samples of shape {x_test.shape[1:]} but the training "
+            f"split {x_train.shape[1:]}: both splits need the same features"
+        )
+    check_split(x_test, y_test, f"the test split of {what}")

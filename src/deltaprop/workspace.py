@@ -27,11 +27,33 @@ array it returns is ever overwritten later.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from .layers import Dense
+from .parameters import Layout, Parameters
+
+
+@dataclass
+class ForwardCache:
+    """What the forward pass keeps for the backward pass, one entry per layer l = 1..L.
+
+    ``inputs[l-1]`` is A^(l-1) as layer l saw it (``inputs[0]`` is X, later ones after
+    dropout); ``zs[l-1]`` is Z^l and ``activations[l-1]`` is σ(Z^l) before dropout, both
+    ``(N, n_out^l)``; ``masks[l-1]`` is the scaled dropout mask or ``None``. The arrays belong
+    to the ``Workspace`` the pass wrote into.
+    """
+
+    inputs: list[np.ndarray]
+    zs: list[np.ndarray]
+    activations: list[np.ndarray]
+    masks: list[np.ndarray | None]
+
+    @property
+    def output(self) -> np.ndarray:
+        return self.activations[-1]
 
 
 class Workspace:
@@ -63,7 +85,9 @@ class Workspace:
     deltas : list of ndarray, shapes ``(rows, n_out^l)``
         δ^l; allocated on first use (a forward pass never needs them).
     gradients : list of (ndarray, ndarray)
-        ``(∂L/∂W^l, ∂L/∂b^l)`` with the shapes of W^l and b^l; allocated on first use.
+        ``(∂L/∂W^l, ∂L/∂b^l)`` with the shapes of W^l and b^l, views of ``gradient_vector``
+        (shape ``(n_parameters,)``, laid out as the network's parameter vector); allocated on
+        first use. ``gradient_list`` is ``[∂L/∂W^1, ∂L/∂b^1, ...]`` over the same vector.
     """
 
     def __init__(
@@ -105,11 +129,17 @@ class Workspace:
         return np.ones(self.rows, dtype=self.dtype)
 
     @cached_property
+    def layout(self) -> Layout:
+        return Layout.of_layers(self.layers)
+
+    @cached_property
+    def gradient_vector(self) -> np.ndarray:
+        return np.empty(self.layout.size, dtype=self.dtype)
+
+    @cached_property
     def gradients(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [
-            (
-                np.empty((layer.n_out, layer.n_in), dtype=self.dtype),
-                np.empty(layer.n_out, dtype=self.dtype),
-            )
-            for layer in self.layers
-        ]
+        return self.layout.pairs(self.gradient_vector)
+
+    @cached_property
+    def gradient_list(self) -> Parameters:
+        return Parameters(self.gradient_vector, self.layout)

@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .. import _startup
 from ..distributed import abort_on_failure
 from ..errors import DeltapropError
 from ..version import __version__
@@ -79,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        _startup.release()  # every module is imported: Ctrl-C is KeyboardInterrupt again
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         if args.debug:
@@ -96,14 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"deltaprop {args.command}: error: {message}", file=sys.stderr)
         return 1
-    except MemoryError:
+    except MemoryError as error:  # numpy's says how much it asked for: that is the true reason
         if args.debug:
             raise
-        print(
-            f"deltaprop {args.command}: error: out of memory: use a smaller --batch-size, "
-            "--limit or network",
-            file=sys.stderr,
-        )
+        said = str(error).splitlines()[0] if str(error) else "an allocation failed"
+        hint = ": use a smaller --batch-size, --limit or network" if args.command == "train" else ""
+        print(f"deltaprop {args.command}: error: out of memory ({said}){hint}", file=sys.stderr)
         return 1
     except Exception as error:  # a bug: still one line, and the way to see more
         if args.debug:

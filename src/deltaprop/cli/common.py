@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DeltapropError, MissingDependencyError, ValidationError
+from ..errors import DeltapropError, DivergenceError, MissingDependencyError, ValidationError
 from ..losses import LOSSES
 from ..suggest import closest
 from ..validation import parse_sizes
@@ -137,9 +137,11 @@ def output_activation(loss: str) -> str:
     return needed.name if needed is not None else "identity"
 
 
-def n_outputs(loss: str, labels: np.ndarray) -> int:
+def n_outputs(loss: str, labels: np.ndarray, what: str = "the data") -> int:
     """Output units for integer ``labels``: one per class, one sigmoid for 0/1 labels."""
-    n_classes = int(labels.max()) + 1 if labels.size else 1
+    from ..validation import check_class_count
+
+    n_classes = check_class_count(labels, what)
     if loss == "binary_cross_entropy":
         if n_classes > 2:
             raise UsageError(
@@ -159,8 +161,17 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def print_json(document) -> None:
-    json.dump(document, sys.stdout, allow_nan=False)
-    sys.stdout.write("\n")
+    """Print ``document`` as one JSON line, whole or not at all: it is encoded before anything
+    is written, and NaN or infinite numbers (not JSON) are refused."""
+    try:
+        text = json.dumps(document, allow_nan=False)
+    except ValueError:
+        raise DeltapropError(
+            "the results hold NaN or infinite numbers, which JSON cannot represent: the model's "
+            "outputs overflowed (inputs far larger than the training data, or diverged weights)"
+        ) from None
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def plots_module(directory: str | Path):
@@ -169,19 +180,76 @@ def plots_module(directory: str | Path):
     or evaluated in vain."""
     import importlib.util
 
+    from ..files import check_writable_directory
+
     if importlib.util.find_spec("matplotlib") is None:
         raise MissingDependencyError("--plots needs matplotlib: pip install 'deltaprop[plots]'")
     if Path(directory).exists() and not Path(directory).is_dir():
         raise UsageError(f"--plots {directory} is a file: give a directory")
+    check_writable_directory(directory, "--plots")
     from .. import plots
 
     return plots
 
 
-def check_directory_for(path: str | Path, option: str) -> None:
-    """Fail before any work when ``path`` cannot be written because its directory is missing."""
-    directory = Path(path).parent
-    if not directory.is_dir():
-        raise DeltapropError(f"{option} {path}: directory {directory} does not exist")
-    if Path(path).is_dir():
-        raise DeltapropError(f"{option} {path} is a directory: give a file name")
+def check_outputs(inputs, outputs, may_replace: tuple[tuple[str, str], ...] = ()) -> None:
+    """Before any work: refuse an output that is the same file as an input (by any path,
+    symbolic or hard link) or as another output, and one that cannot be written there.
+
+    ``inputs`` and ``outputs`` map a flag or argument name to the path given, or None (a dict,
+    or ``(name, path)`` pairs where a flag repeats). ``may_replace`` lists the
+    ``(output, input)`` pairs that may be one file on purpose (``--checkpoint`` replacing the
+    ``--resume`` checkpoint it continues).
+    """
+    from ..files import check_writable, same_file
+
+    inputs = [(n, p) for n, p in _pairs(inputs) if p is not None and Path(p).exists()]
+    given = [(name, path) for name, path in _pairs(outputs) if path is not None]
+    for name, path in given:
+        for source, read in inputs:
+            if (name, source) not in may_replace and same_file(path, read):
+                raise UsageError(
+                    f"{name} {path} is the same file as {source} {read}: writing it would "
+                    f"destroy the input; give {name} another file name"
+                )
+    for index, (name, path) in enumerate(given):
+        for other, other_path in given[index + 1 :]:
+            if same_file(path, other_path):
+                both = (
+                    f"both are {path}"
+                    if str(path) == str(other_path)
+                    else (f"{path} and {other_path} are one file")
+                )
+                raise UsageError(f"{name} and {other} must be different files: {both}")
+    for name, path in given:
+        check_writable(path, name)
+
+
+def _pairs(paths) -> list[tuple[str, str | Path | None]]:
+    return list(paths.items()) if isinstance(paths, dict) else list(paths)
+
+
+def check_finite_results(results: dict, what: str) -> None:
+    """Refuse evaluation results (loss, accuracy, ...) that are NaN or infinite."""
+    bad = {key: value for key, value in results.items() if not math.isfinite(value)}
+    if bad:
+        shown = ", ".join(f"{key} {value}" for key, value in bad.items())
+        raise DivergenceError(
+            f"the network's {shown} on {what} is not a number: its weights overflowed in the "
+            "last steps; nothing was saved: train again with a lower --lr or with --clip-norm"
+        )
+
+
+def finite_outputs(network, X: np.ndarray, what: str) -> np.ndarray:
+    """The network's outputs ``(N, n_out)`` for ``X``, refused when any is NaN or infinite
+    (an overflow), so that they are never printed or written as results."""
+    with np.errstate(over="ignore", invalid="ignore"):  # the refusal below says it once
+        output = network.forward(X)
+    bad = np.flatnonzero(~np.isfinite(output).all(axis=1))
+    if bad.size:
+        raise DeltapropError(
+            f"the model's outputs for {what} are NaN or infinite ({bad.size:,} of {len(output):,} "
+            f"samples, the first is sample {bad[0]}): its inputs are far outside the range it "
+            "was trained on, or its weights overflow"
+        )
+    return output

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..validation import check_split
 from .common import (
     add_parser,
     check_width,
     choice,
+    finite_outputs,
     load_data,
     load_model,
     plots_module,
@@ -64,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     X, y = test if args.split == "test" else train
     if args.limit:
         X, y = X[: args.limit], y[: args.limit]
+    check_split(X, y, f"the {args.split} split of --data {args.data}")
     check_width(network, X, f"--data {args.data}")
+    finite_outputs(network, X, f"--data {args.data}")
     if network.is_classifier:
         results = classification_report(network, X, y)
     else:

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ValidationError
 from ..validation import parse_sizes
 from . import UsageError
-from .common import add_parser, positive_int
+from .common import add_parser, check_outputs, positive_int
 
 EXAMPLES = [
     "deltaprop explain --layers 2,3,2 --activation sigmoid --loss mse --seed 0",
@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from ..explain import explain, format_markdown, format_text
     from ..io import atomic_write_bytes
 
+    check_outputs({"MODEL": args.model, "--data": args.data}, {"--markdown": args.markdown})
     network = _network(args)
     x, y = _sample(args, network)
     record = explain(network, x, y, lr=args.lr, max_checks=args.max_checks, seed=args.seed)

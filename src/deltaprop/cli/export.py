@@ -45,7 +45,9 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..io import load
     from ..onnx import export
+    from .common import check_outputs
 
+    check_outputs({"MODEL": args.model}, {"OUTPUT": args.output})
     network = load(args.model)
     export(network, args.output, opset=args.opset, dtype=args.dtype)
     dtype = args.dtype or network.dtype.name

@@ -7,6 +7,12 @@ import textwrap
 
 from ..errors import MissingDependencyError
 
+EXAMPLES = """examples:
+  deltaprop playground                      (127.0.0.1, a free port, opens the browser)
+  deltaprop playground --port 8000 --no-browser
+  deltaprop playground --host 0.0.0.0       (reachable from other machines: warns)
+"""
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -18,6 +24,8 @@ def register(subparsers) -> None:
             "backpropagation equations with its numbers. The first line printed is the URL "
             "(with its access token). Ctrl-C stops the server."
         ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"

@@ -11,7 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, DataNotFoundError, DeltapropError
-from .common import add_parser, check_width, load_model, write_text
+from .common import (
+    add_parser,
+    check_outputs,
+    check_width,
+    finite_outputs,
+    load_model,
+    write_text,
+)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -50,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         from . import UsageError
 
         raise UsageError(f"--output {output}: the file name must end in .csv or .json")
+    check_outputs({"MODEL": args.model, "INPUT": args.input}, {"--output": output})
     network = load_model(args.model)
     X = read_inputs(Path(args.input), network.n_in)
     check_width(network, X, str(args.input))
@@ -63,8 +71,11 @@ def run(args: argparse.Namespace) -> int:
 
 def read_inputs(path: Path, n_in: int) -> np.ndarray:
     """The samples in ``path`` as rows ``(N, n_in)`` (images and arrays of images flattened)."""
+    from ..files import check_regular
+
     if not path.exists():
         raise DataNotFoundError(f"input {path} does not exist")
+    check_regular(path, "file of samples")
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         from ..images import image_to_input
@@ -109,7 +120,7 @@ def as_rows(array: np.ndarray, n_in: int, path: Path) -> np.ndarray:
 
 def prediction_rows(network, X: np.ndarray) -> list[dict]:
     """One dict per sample: its class and probabilities (classifiers) or its outputs."""
-    output = network.forward(X).astype(np.float64)
+    output = finite_outputs(network, X, "these inputs").astype(np.float64)
     if not network.is_classifier:
         return [{"sample": i, "outputs": row.tolist()} for i, row in enumerate(output)]
     if network.n_out == 1:  # one sigmoid unit: P(class 1)

@@ -7,8 +7,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+from ..validation import check_split
 from . import UsageError
-from .common import add_parser
+from .common import add_parser, check_outputs
 
 EXAMPLES = [
     "deltaprop report mnist.safetensors --data mnist --out report.html",
@@ -47,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit must be at least 1, got {args.limit}")
+    out = Path(args.out) if args.out else Path(args.model).with_suffix(".html")
+    check_outputs({"MODEL": args.model, "--data": args.data}, {"--out": out})
     network = load(args.model)
     X = y = data_name = None
     if args.data is not None:
@@ -55,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
         train, test = load_data(args.data)
         X, y = train if args.split == "train" else test
         X, y = X[: args.limit], y[: args.limit]
+        check_split(X, y, f"the {args.split} split of --data {args.data}")
         data_name = f"{args.data}, {args.split} split"
-    out = Path(args.out) if args.out else Path(args.model).with_suffix(".html")
     write_report(
         network, out, X, y, title=f"deltaprop report: {Path(args.model).name}", data_name=data_name
     )

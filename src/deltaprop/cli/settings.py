@@ -76,12 +76,12 @@ def read_config(path: str | Path, options: Sequence[Option]) -> dict[str, Any]:
             import tomli as tomllib
         except ModuleNotFoundError:
             raise UsageError("--config needs Python 3.11 or the tomli package") from None
+    from ..files import open_regular
+
     try:
-        with open(path, "rb") as file:
+        with open_regular(path, "TOML file", UsageError, missing=UsageError) as file:
             document = tomllib.load(file)
-    except FileNotFoundError:
-        raise UsageError(f"--config {path}: file not found") from None
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise UsageError(f"--config {path} is not valid TOML: {error}") from None
     by_dest = {option.dest: option for option in options if option.dest != "config"}
     settings = {}

@@ -53,16 +53,20 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from .. import sweep
     from . import UsageError
-    from .common import check_directory_for
+    from .common import check_outputs
 
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
     for path in args.out:
         if not path.lower().endswith((".csv", ".md", ".markdown")):
             raise UsageError(f"--out {path}: the table is written as .csv or .md; name it so")
-        check_directory_for(path, "--out")
     grid = sweep.read_grid(args.grid)
     configs = sweep.configurations(grid)
+    data = sorted({str(config["data"]) for config in configs if config.get("data") is not None})
+    check_outputs(
+        [("--grid", args.grid), *(("data", name) for name in data)],
+        [("--out", path) for path in args.out],
+    )
     varied = sweep.axes(grid)
     rows: list = [None] * len(configs)
     done = 0

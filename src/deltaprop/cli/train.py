@@ -12,15 +12,18 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 from ..distributed import add_distributed_option, is_root
+from ..engines import ENGINES
 from ..errors import DeltapropError, ValidationError
 from ..losses import LOSSES
 from ..optimizers import OPTIMIZERS
 from ..progress import format_logs
 from ..schedules import SCHEDULES
+from ..validation import check_test_split
 from . import UsageError
 from .common import (
     add_parser,
-    check_directory_for,
+    check_finite_results,
+    check_outputs,
     choice,
     fraction,
     int_list,
@@ -90,6 +93,13 @@ OPTIONS = [
         "PATIENCE",
     ),
     Option("--dtype", choice(["float32", "float64"]), "float32", "precision"),
+    Option(
+        "--engine",
+        choice(ENGINES),
+        "auto",
+        "numpy (the reference code) or compiled (numba kernels, pip install "
+        "'deltaprop[fast]'); auto: compiled when numba is installed",
+    ),
     Option("--checkpoint", str, None, "write a checkpoint here (and on Ctrl-C)", "PATH"),
     Option("--checkpoint-every", positive_int, 1, "epochs between checkpoints"),
     Option(
@@ -144,17 +154,22 @@ def run(args: argparse.Namespace) -> int:
     from_checkpoint = checkpoint_settings(resume) if resume else {}
     settings = resolve(args, OPTIONS, from_checkpoint, config)
     check_usage(settings)
+    check_outputs(
+        {"--data": settings["data"], "--config": args.config, "--resume": settings["resume"]},
+        {"--checkpoint": settings["checkpoint"], "--out": settings["out"]},
+        may_replace=(("--checkpoint", "--resume"),),
+    )
     plots = plots_module(settings["plots"]) if settings["plots"] else None
-    check_directory_for(settings["out"], "--out")
-    if settings["checkpoint"]:
-        check_directory_for(settings["checkpoint"], "--checkpoint")
 
     (x_train, y_train), (x_test, y_test) = load_data(settings["data"])
     if settings["limit"]:
         x_train, y_train = x_train[: settings["limit"]], y_train[: settings["limit"]]
     labels = np.concatenate([y_train, y_test])
+    data = f"--data {settings['data']}"
+    check_test_split(x_train, x_test, y_test, data)
+    n_out = n_outputs(settings["loss"], labels, data)
     try:
-        network = build_network(settings, x_train.shape[1], n_outputs(settings["loss"], labels))
+        network = build_network(settings, x_train.shape[1], n_out)
         optimizer = build_optimizer(settings, len(x_train))
     except ValidationError as error:  # options that do not go together, e.g. loss and output
         raise UsageError(str(error)) from None
@@ -175,7 +190,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not root:
         return 0
-    test = network.evaluate(x_test, y_test)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        test = network.evaluate(x_test, y_test)
+    check_finite_results(test, f"the test split of {data}")
     network.save(settings["out"])
     if plots is not None:
         Path(settings["plots"]).mkdir(parents=True, exist_ok=True)
@@ -218,8 +235,6 @@ def check_usage(settings: dict) -> None:
         raise UsageError("--checkpoint-every needs --checkpoint PATH")
     if settings["resume"] and not settings["checkpoint"]:
         settings["checkpoint"] = settings["resume"]  # keep checkpointing where it left off
-    if settings["checkpoint"] and Path(settings["checkpoint"]) == Path(settings["out"]):
-        raise UsageError("--checkpoint and --out must be different files")
 
 
 def checkpoint_settings(path: str) -> dict:
@@ -277,6 +292,7 @@ def build_network(settings: dict, n_in: int, n_out: int):
         dtype=settings["dtype"],
         seed=settings["seed"],
         dropout=settings["dropout"],
+        engine=settings["engine"],
     )
 
 
@@ -324,7 +340,8 @@ def describe(settings: dict, network, optimizer, n_samples: int) -> str:
     validation = f" ({held_out:,} held out for validation)" if held_out else ""
     schedule = "" if settings["schedule"] == "constant" else f" ({settings['schedule']} decay)"
     return (
-        f"training {sizes} ({network.n_parameters():,} parameters, {network.dtype.name}) on "
+        f"training {sizes} ({network.n_parameters():,} parameters, {network.dtype.name}, "
+        f"{network.engine} engine) on "
         f"{n_samples:,} samples of {settings['data']}{validation} with {optimizer.name} "
         f"lr {optimizer.lr:g}{schedule}, batch {settings['batch_size']}, "
         f"{settings['epochs']} epochs"

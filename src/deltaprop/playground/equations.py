@@ -73,7 +73,7 @@ def unit_equations(network: Network, record: Explanation, layer: int, unit: int)
     j = unit - 1
     below = record.x[0] if layer == 1 else record.layers[layer - 2].a[0]
     a_name = "x" if layer == 1 else f"a^{{{layer - 1}}}"
-    weights, bias, z, a, delta = here.weights[j], here.bias[j], here.z[0, j], here.a[0, j], None
+    weights, bias, z, a = here.weights[j], here.bias[j], here.z[0, j], here.a[0, j]
     delta = here.delta[0, j]
     lines = []
     terms = " + ".join(f"{_factor(w)} \\cdot {_factor(x)}" for w, x in zip(weights, below))

@@ -112,6 +112,8 @@ def create_app(token: str, allowed_hosts: set[str] | None) -> Starlette:
         tabs[name] = tab = Tab(await asyncio.to_thread(Session))
         try:
             await _serve(websocket, name, tab)
+        except (WebSocketDisconnect, OSError):  # the tab closed while a message was on its way
+            pass
         finally:
             del tabs[name]
 
@@ -144,7 +146,7 @@ async def _serve(websocket: WebSocket, name: str, tab: Tab) -> None:
         try:
             while True:
                 await inbox.put(await websocket.receive_text())
-        except (WebSocketDisconnect, RuntimeError):
+        except (WebSocketDisconnect, RuntimeError, KeyError):  # closed, or a binary frame
             await inbox.put(None)
 
     receiver = asyncio.create_task(receive())
@@ -159,6 +161,7 @@ async def _serve(websocket: WebSocket, name: str, tab: Tab) -> None:
                 except DivergenceError as error:
                     playing = False
                     await _send(websocket, {"type": "diverged", "message": str(error)})
+                    await _send(websocket, await tab.run(session.update))  # where it stopped
                     continue
                 update["playing"] = True
                 await _send(websocket, update)

@@ -74,22 +74,29 @@ class Session:
                 f"binary_cross_entropy has one output for two classes; this data has "
                 f"{data.n_classes}: use cross_entropy"
             )
-        self.x_train = input_features(data.x_train, config.features, data.shown)
-        self.x_test = input_features(data.x_test, config.features, data.shown)
-        self.inputs = input_names(config.features, data.columns, data.shown)
-        self.output, n_out = {
+        # everything that can fail comes first: a refused configuration changes nothing
+        x_train = input_features(data.x_train, config.features, data.shown)
+        output, n_out = {
             "binary_cross_entropy": ("sigmoid", 1),
             "cross_entropy": ("softmax", data.n_classes),
         }.get(config.loss, ("identity", 1))
-        self.network = Network.from_sizes(
-            [self.x_train.shape[1], *config.hidden, n_out],
+        network = Network.from_sizes(
+            [x_train.shape[1], *config.hidden, n_out],
             hidden=config.activation,
-            output=self.output,
+            output=output,
             loss=config.loss,
             seed=config.seed,
             dropout=config.dropout,
         )
-        self.optimizer = get_optimizer(config.optimizer, lr=config.lr, weight_decay=config.l2)
+        optimizer = get_optimizer(config.optimizer, lr=config.lr, weight_decay=config.l2)
+        self.x_train, self.network, self.optimizer, self.output = (
+            x_train,
+            network,
+            optimizer,
+            output,
+        )
+        self.x_test = input_features(data.x_test, config.features, data.shown)
+        self.inputs = input_names(config.features, data.columns, data.shown)
         self.epoch, self.steps, self.position = 0, 0, 0
         self.order = np.arange(len(self.x_train))
         self.curve: list[list[float]] = []
@@ -127,13 +134,21 @@ class Session:
 
     def set_upload(self, name: str, text: str) -> None:
         """Check ``text`` as a CSV and switch to it; a bad file leaves the session unchanged."""
-        parse_csv(text, name)  # raises DataError naming the problem
+        data = parse_csv(text, name)  # raises DataError naming the problem
         previous, self.upload = self.upload, (name, text)
         try:
-            self.configure({"dataset": "csv", "loss": _loss_for_upload(self, text, name)})
+            self.configure({"dataset": "csv", "loss": self._loss_for(data)})
         except Exception:
             self.upload = previous
             raise
+
+    def _loss_for(self, data: Dataset) -> str:
+        """The current loss if it suits ``data``, else the usual one for its kind."""
+        if not data.is_classification:
+            return self.config.loss if not self.config.is_classification else "mse"
+        if data.n_classes > 2:
+            return "cross_entropy"
+        return self.config.loss if self.config.is_classification else "binary_cross_entropy"
 
     def reset(self) -> None:
         self._build()
@@ -160,7 +175,7 @@ class Session:
             )
         except DivergenceError as error:
             self.diverged = True
-            self.message = f"{error}. Training stopped: lower the learning rate and press reset."
+            self.message = f"{error}. Training stopped: press reset to start again."
             raise DivergenceError(self.message) from None
         steps = math.ceil(len(rows) / batch)
         self.steps += steps
@@ -214,7 +229,10 @@ class Session:
             "accuracy_train": train.get("accuracy"),
             "accuracy_test": test.get("accuracy"),
         }
-        self.curve.append([self.steps, train["loss"], test["loss"]])
+        # [step, train loss, test loss, train accuracy, test accuracy]; no accuracy: None
+        self.curve.append(
+            [self.steps, train["loss"], test["loss"], train.get("accuracy"), test.get("accuracy")]
+        )
         if len(self.curve) > MAX_CURVE:
             self.curve = self.curve[: -MAX_CURVE // 2 : 2] + self.curve[-MAX_CURVE // 2 :]
 
@@ -367,12 +385,3 @@ def _points(data: Dataset, x: np.ndarray) -> np.ndarray:
 
 def _shown(data: Dataset, x: np.ndarray) -> list[list[float]]:
     return np.round(_points(data, x), 5).tolist()
-
-
-def _loss_for_upload(session: Session, text: str, name: str) -> str:
-    data = parse_csv(text, name)
-    if not data.is_classification:
-        return session.config.loss if session.config.loss in ("mse", "mae", "huber") else "mse"
-    if data.n_classes > 2:
-        return "cross_entropy"
-    return session.config.loss if session.config.is_classification else "binary_cross_entropy"

@@ -57,6 +57,10 @@ class DeltapropClassifier(ClassifierMixin, DeltapropEstimator):
         estimator tags say so (``transformer_tags.preserves_dtype``).
     verbose : bool, default False
         Print one line per epoch on stderr.
+    engine : {"auto", "numpy", "compiled"}, default "auto"
+        Who computes training and prediction (see ``deltaprop.Network``): the NumPy reference,
+        or numba kernels (``pip install "deltaprop[fast]"``); auto: compiled when numba is
+        installed.
 
     Attributes
     ----------

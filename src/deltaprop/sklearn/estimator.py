@@ -62,6 +62,7 @@ class DeltapropEstimator(BaseEstimator):
         random_state: int | np.random.RandomState | None = None,
         dtype: str | None = None,
         verbose: bool | int = False,
+        engine: str = "auto",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -81,6 +82,7 @@ class DeltapropEstimator(BaseEstimator):
         self.random_state = random_state
         self.dtype = dtype
         self.verbose = verbose
+        self.engine = engine
 
     # ------------------------------------------------------------ parameters, checked at fit
     def _hidden_sizes(self) -> list[int]:
@@ -169,6 +171,7 @@ class DeltapropEstimator(BaseEstimator):
             dtype=dtype,
             seed=seed,
             dropout=self.dropout,
+            engine=self.engine,
         )
 
     def _train(self, X: np.ndarray, targets: np.ndarray, incremental: bool) -> None:
@@ -187,6 +190,7 @@ class DeltapropEstimator(BaseEstimator):
             self.validation_loss_curve_: list[float] | None = None
             self.n_iter_ = 0
             self.t_ = 0
+        self.network_.engine = self.engine  # warm starts too train on the engine asked for
         validation = None
         if self.early_stopping and not incremental:
             X, targets, validation = self._split_validation(X, targets, rng)

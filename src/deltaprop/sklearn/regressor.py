@@ -58,6 +58,7 @@ class DeltapropRegressor(RegressorMixin, DeltapropEstimator):
         random_state: int | np.random.RandomState | None = None,
         dtype: str | None = None,
         verbose: bool | int = False,
+        engine: str = "auto",
     ):
         super().__init__(
             hidden_layer_sizes,
@@ -78,6 +79,7 @@ class DeltapropRegressor(RegressorMixin, DeltapropEstimator):
             random_state=random_state,
             dtype=dtype,
             verbose=verbose,
+            engine=engine,
         )
         self.loss = loss
 

@@ -87,6 +87,8 @@ function showState(message) {
   $("n-points-value").textContent = config.n_points;
   $("n-points").disabled = $("noise").disabled = config.dataset === "csv";
   showColumns(message);
+  $("curve-kind").querySelector("[value=accuracy]").disabled = message.task !== "classification";
+  if (message.task !== "classification") $("curve-kind").value = "loss";
   showFeatures(config);
   $("layer-count").textContent = `${config.hidden.length} hidden layer${config.hidden.length === 1 ? "" : "s"}`;
   $("add-layer").disabled = config.hidden.length >= 6;
@@ -158,13 +160,18 @@ function showUpdate(update) {
   if (flows.length > 600) flows = flows.slice(-600);
   view.update(update, state);
   redrawOutput();
-  drawLines($("loss-curve"), curves.map((c) => c[0]), [
-    { values: curves.map((c) => c[1]), color: "#4b5563" },
-    { values: curves.map((c) => c[2]), color: "#2f7cb8" },
-  ]);
+  drawCurves();
   const layers = flows.length ? flows[flows.length - 1].length : 0;
   drawLines($("grad-flow"), flows.map((_, i) => i), Array.from({ length: layers }, (_, l) => ({ values: flows.map((f) => f[l]), color: LAYER_COLORS[l % LAYER_COLORS.length], name: `W${l + 1}` })), { log: true, unit: "update" });
   if (update.message) status(update.message); else if (!playing) status("");
+}
+
+function drawCurves() {
+  const column = $("curve-kind").value === "accuracy" ? 3 : 1;  // see Session._record_curve
+  drawLines($("loss-curve"), curves.map((c) => c[0]), [
+    { values: curves.map((c) => c[column]), color: "#4b5563" },
+    { values: curves.map((c) => c[column + 1]), color: "#2f7cb8" },
+  ]);
 }
 
 function redrawOutput() {
@@ -232,6 +239,7 @@ function wire() {
   $("add-layer").addEventListener("click", () => configure({ hidden: [...state.config.hidden, 4] }));
   $("remove-layer").addEventListener("click", () => configure({ hidden: state.config.hidden.slice(0, -1) }));
   $("show-test").addEventListener("change", redrawOutput);
+  $("curve-kind").addEventListener("change", drawCurves);
   $("output-map").addEventListener("click", (event) => {
     const [x1, x2] = planePoint($("output-map"), state, event);
     send({ type: "select", x1, x2 });
@@ -260,8 +268,12 @@ function wire() {
   });
   document.addEventListener("keydown", (event) => {
     if (event.target.closest("input, select, textarea, dialog") || event.ctrlKey || event.metaKey || event.altKey) return;
-    if (event.code === "Space") { event.preventDefault(); send({ type: playing ? "pause" : "play" }); }
+    if (event.code === "Space") { event.preventDefault(); if (!event.repeat) send({ type: playing ? "pause" : "play" }); }
     else if (event.key === "s") send({ type: "step" });
+  });
+  // a focused button would also take Space as a click (on key up): one press, one toggle
+  document.addEventListener("keyup", (event) => {
+    if (event.code === "Space" && event.target.tagName === "BUTTON") event.preventDefault();
   });
   for (const element of document.querySelectorAll(".tex")) katex.render(element.dataset.tex, element, { throwOnError: false });
   window.addEventListener("resize", () => { if (state) { view.build(state); if (last) showUpdate(last); } });

@@ -71,11 +71,16 @@ export class Backprop {
       this.phase.textContent = `${PHASE_NAMES[phase.kind]}${phase.kind === "loss" ? "" : title}`;
       this.phase.dataset.kind = phase.kind;
       this.view.label(layer, phase.values, phase.kind === "backward" ? "δ" : "a");
-      if (phase.kind === "update") this.view.weights(phase.weights);
+      if (phase.kind === "update") {
+        const [layer, unit] = this.view.selected || [phase.weights.length, 1];
+        this.view.linkLabels(layer, unit, phase.weights[layer - 1]);  // before the links change
+        this.view.weights(phase.weights);
+      }
       this.render(phase.latex, phase.kind === "update" ? message.note : `Batch of ${message.batch}; the numbers on the units are sample 1's.`);
       await new Promise((resolve) => setTimeout(resolve, PHASE_MS));
     }
     this.view.label(null);
+    this.view.linkLabels(null);
     this.phase.textContent = "Step done";
     this.playing = false;
     document.body.dataset.stepping = "false";

@@ -119,6 +119,24 @@ export class NetworkView {
     })));
   }
 
+  // Old and new values on the links into one unit (the step-through's update); null clears.
+  linkLabels(layer, unit, weights) {
+    this.svg.querySelectorAll(".link-label").forEach((t) => t.remove());
+    if (layer == null) return;
+    const rows = this.links[layer - 1];
+    if (!rows || !rows[unit - 1]) return;
+    rows[unit - 1].forEach((line, k) => {
+      const text = document.createElementNS("http://www.w3.org/2000/svg", "text");
+      // a third of the way from the source, where the links into one unit are furthest apart
+      const x = (2 * Number(line.getAttribute("x1")) + Number(line.getAttribute("x2"))) / 3;
+      const y = (2 * Number(line.getAttribute("y1")) + Number(line.getAttribute("y2"))) / 3;
+      text.setAttribute("x", x); text.setAttribute("y", y - 3);
+      text.setAttribute("class", "link-label");
+      text.textContent = `${Number(line.dataset.weight).toPrecision(3)} → ${Number(weights[unit - 1][k]).toPrecision(3)}`;
+      this.svg.append(text);
+    });
+  }
+
   highlight(selected) {
     this.selected = selected;
     this.root.querySelectorAll(".node.selected").forEach((n) => n.classList.remove("selected"));

@@ -1,0 +1,249 @@
+"""The compiled engine: the passes of ``network.py`` with the element-wise work in numba kernels.
+
+The matrix products are the same NumPy/BLAS calls as the NumPy engine's, into the same
+``Workspace`` arrays; what changes is everything between them. Where the NumPy engine makes a
+pass over memory per operation (``z += b``, then σ, then the dropout mask, ...), the kernels of
+``kernels.py`` make one: bias + activation, dropout, the activation derivative times the upstream
+gradient (times the dropout mask), the output delta of softmax/sigmoid with cross-entropy and of
+mean squared error, and each optimizer's whole update over the parameter vector.
+
+Whatever has no kernel (ELU, GELU, softplus, softmax outside the output layer or with a
+regression loss, mean absolute error, Huber, a user's own optimizer) runs the NumPy engine's
+code for that part, so every network trains here, and gives what the NumPy engine gives.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import kernels
+from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError
+from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
+from .workspace import ForwardCache, Workspace
+
+if TYPE_CHECKING:
+    from .network import Gradients, Network
+    from .optimizers import Optimizer
+    from .parameters import Layout
+
+KINDS = {
+    Identity: kernels.IDENTITY,
+    ReLU: kernels.RELU,
+    LeakyReLU: kernels.LEAKY_RELU,
+    Sigmoid: kernels.SIGMOID,
+    Tanh: kernels.TANH,
+}
+
+
+def _kind(activation) -> int | None:
+    """The kernel code of an activation, or None when it has no kernel (NumPy computes it)."""
+    return KINDS.get(type(activation))
+
+
+def _rowwise(array: np.ndarray) -> np.ndarray:
+    """``array`` as a C-contiguous view: itself, or the transpose of a column-major array.
+
+    Arrays of one shape that are all row-major or all column-major come out with one shape, so
+    that element (i, j) of each is the same sample and unit.
+    """
+    return array.T if array.flags.f_contiguous else array
+
+
+class _Plan:
+    """What the kernels need to know of each layer, worked out once per set of activations."""
+
+    def __init__(self, layers, dtype):
+        self.activations = [layer.activation for layer in layers]
+        self.kinds = [_kind(activation) for activation in self.activations]
+        self.alphas = [dtype(getattr(activation, "alpha", 0.0)) for activation in self.activations]
+        self.softmax_output = isinstance(self.activations[-1], Softmax)
+
+    def fits(self, layers) -> bool:
+        return len(layers) == len(self.activations) and all(
+            layer.activation is activation for layer, activation in zip(layers, self.activations)
+        )
+
+
+class CompiledEngine:
+    """Same interface and results as ``network.NumpyEngine``; see the module docstring."""
+
+    name = "compiled"
+
+    def __init__(self, network: Network):
+        self.network = network
+        self.dtype = network.dtype.type
+        self._empty = np.empty(0, dtype=network.dtype)
+        self._empty2 = np.empty((0, 0), dtype=network.dtype)  # "no dropout mask"
+        self._plan = _Plan(network.layers, self.dtype)
+        self._decays: dict[tuple[int, float], np.ndarray] = {}
+
+    def plan(self) -> _Plan:
+        """The layers' plan, redone when an activation was replaced since."""
+        layers = self.network.layers
+        if not self._plan.fits(layers):
+            self._plan = _Plan(layers, self.dtype)
+        return self._plan
+
+    # ------------------------------------------------------------------ passes
+    def forward(self, X, rng=None, work=None, plan=None) -> ForwardCache:
+        """The forward pass of ``Network._forward``, with bias + σ and dropout fused."""
+        network = self.network
+        layers = network.layers
+        plan = plan or self.plan()
+        work = work or Workspace(layers, len(X), network.dtype)
+        inputs = [X]
+        last = len(layers) - 1
+        for index, layer in enumerate(layers):
+            kind, alpha = plan.kinds[index], plan.alphas[index]
+            # z^l = W^l a^(l-1) + b^l  and  a^l = σ(z^l)
+            z = np.matmul(inputs[index], layer.weights.T, out=work.zs[index])
+            a = work.activations[index]
+            if index == last and plan.softmax_output:
+                kernels.bias_softmax(z, layer.bias, a)
+            elif kind is None:
+                z += layer.bias
+                a = layer.activation.forward(z, out=a)
+            elif z.flags.c_contiguous:
+                kernels.bias_activation(z, layer.bias, a, True, kind, alpha)
+            else:  # column-major: its transpose is row-major, with the bias along the rows
+                kernels.bias_activation(z.T, layer.bias, a.T, False, kind, alpha)
+            if rng is not None and layer.dropout:
+                keep = self.dtype(1.0 - layer.dropout)
+                mask = rng.random(dtype=a.dtype, out=work.masks[index])
+                dropped = work.dropped[index]
+                kernels.dropout(_rowwise(mask), _rowwise(a), _rowwise(dropped), keep)
+                a = dropped
+            inputs.append(a)
+        masks = work.masks if rng is not None else [None] * len(layers)
+        return ForwardCache(inputs, work.zs, work.activations, masks)
+
+    def backward(self, cache, targets, work=None, deltas=None, plan=None) -> Gradients:
+        """The delta recursion of ``Network._backward``, with δ's element-wise parts fused."""
+        network = self.network
+        layers = network.layers
+        plan = plan or self.plan()
+        work = work or Workspace.for_targets(layers, network.dtype, targets)
+        gradients = work.gradients
+        delta = self._output_delta(cache, targets, work.deltas[-1], plan)
+        for index in range(len(layers) - 1, -1, -1):
+            if deltas is not None:
+                deltas.insert(0, delta)
+            weights_grad, bias_grad = gradients[index]
+            # ∂L/∂W^l = δ^l (a^(l-1))^T   and   ∂L/∂b^l = δ^l, summed over the batch
+            np.matmul(delta.T, cache.inputs[index], out=weights_grad)
+            np.matmul(work.ones, delta, out=bias_grad)
+            if index == 0:
+                break
+            # δ^(l-1) = ((W^l)^T δ^l) ⊙ σ'(z^(l-1))
+            below = index - 1
+            grad_a = np.matmul(delta, layers[index].weights, out=work.deltas[below])
+            mask = cache.masks[below]
+            kind = plan.kinds[below]
+            z, a = cache.zs[below], cache.activations[below]
+            layout = grad_a.flags.f_contiguous
+            if kind is None or z.flags.f_contiguous != layout or a.flags.f_contiguous != layout:
+                if mask is not None:
+                    grad_a *= mask
+                delta = layers[below].activation.backward(grad_a, z, a)
+            else:
+                mask = self._empty2 if mask is None else _rowwise(mask)
+                kernels.activation_backward(
+                    _rowwise(grad_a), _rowwise(z), _rowwise(a), mask, kind, plan.alphas[below]
+                )
+                delta = grad_a
+        return gradients
+
+    def _output_delta(self, cache, targets, out, plan) -> np.ndarray:
+        """δ^L into ``out`` by a kernel where the loss has one, else by the loss's NumPy code."""
+        network = self.network
+        loss, activation = network.loss, network.layers[-1].activation
+        z, a = cache.zs[-1], cache.output
+        kind, alpha = plan.kinds[-1], plan.alphas[-1]
+        if type(loss) is CrossEntropy and targets.ndim == 1:
+            # δ^L = (P - Y)/N
+            kernels.delta_from_labels(a, targets, self.dtype(1 / len(a)), out)
+            return out
+        if type(loss) is CrossEntropy or (type(loss) is BinaryCrossEntropy and targets.ndim == 2):
+            # δ^L = (P - Y)/N, or /(N·n_out) for binary cross-entropy
+            scale = 1 / (len(a) if type(loss) is CrossEntropy else a.size)
+            kernels.delta_from_rows(a, z, targets, self.dtype(scale), kernels.IDENTITY, alpha, out)
+            return out
+        if type(loss) is MeanSquaredError and kind is not None and targets.ndim == 2:
+            # δ^L = 2(A - Y)/(N·n_out) ⊙ σ'(Z^L)
+            kernels.delta_from_rows(a, z, targets, self.dtype(2 / a.size), kind, alpha, out)
+            return out
+        return loss.output_delta(z, a, targets, activation, out=out)
+
+    def backprop(self, X, targets, rng=None, work=None) -> tuple[float, Gradients, np.ndarray]:
+        """Mean loss, gradients and output a^L of one batch (dropout when ``rng``)."""
+        network = self.network
+        work = work or Workspace.for_targets(network.layers, network.dtype, targets)
+        plan = self.plan()
+        cache = self.forward(X, rng, work, plan)
+        if type(network.loss) is CrossEntropy and targets.ndim == 1 and len(X):
+            loss = kernels.cross_entropy_from_labels(cache.zs[-1], targets)
+        else:
+            loss = float(network.loss.value(cache.zs[-1], cache.output, targets))
+        return loss, self.backward(cache, targets, work, plan=plan), cache.output
+
+    def loss(self, X, targets) -> np.floating:
+        """Mean loss, forward pass only, in the network's dtype."""
+        cache = self.forward(X)
+        return self.network.loss.value(cache.zs[-1], cache.output, targets)
+
+    # ------------------------------------------------------------------ optimizer updates
+    def fused_update(
+        self,
+        optimizer: Optimizer,
+        vector: np.ndarray,
+        gradient: np.ndarray,
+        lr: float,
+        state: dict[str, np.ndarray],
+        layout: Layout,
+    ) -> bool:
+        """One pass of ``optimizer``'s update over the parameter vector; False when it has no
+        kernel (a user's own ``_update``), leaving the step to the optimizer's NumPy code."""
+        update = type(optimizer)._update
+        dtype = self.dtype
+        if vector.dtype.type is not dtype or gradient.dtype.type is not dtype:
+            return False
+        starts, stops, is_weight = layout.starts, layout.stops, layout.is_weight
+        coupled = optimizer.weight_decay if optimizer._coupled_decay else 0.0
+        decays = self._decays.get((id(layout), coupled))
+        if decays is None or len(decays) != len(starts):
+            decays = np.where(is_weight, dtype(coupled), dtype(0))
+            self._decays = {(id(layout), coupled): decays}
+        if update is SGD._update:
+            velocity = state.get("velocity", self._empty)
+            kernels.sgd(
+                vector, gradient, velocity, starts, stops, decays, dtype(lr),
+                dtype(optimizer.momentum), optimizer.nesterov,
+            )  # fmt: skip
+            return True
+        if update in (Adam._update, AdamW._update):
+            shrink = 1 - lr * optimizer.weight_decay if update is AdamW._update else 1.0
+            shrinks = np.where(is_weight, dtype(shrink), dtype(1))
+            t = optimizer.iterations + 1
+            kernels.adam(
+                vector, gradient, state["m"], state["v"], starts, stops, decays, shrinks,
+                dtype(optimizer.beta1), dtype(1 - optimizer.beta1), dtype(optimizer.beta2),
+                dtype(1 - optimizer.beta2), dtype(np.sqrt(1 - optimizer.beta2**t)),
+                dtype(optimizer.eps), dtype(lr / (1 - optimizer.beta1**t)),
+            )  # fmt: skip
+            return True
+        if update is RMSprop._update:
+            kernels.rmsprop(
+                vector, gradient, state["v"], starts, stops, decays, dtype(lr),
+                dtype(optimizer.rho), dtype(1 - optimizer.rho), dtype(optimizer.eps),
+            )  # fmt: skip
+            return True
+        if update is Adagrad._update:
+            kernels.adagrad(
+                vector, gradient, state["sum_squares"], starts, stops, decays, dtype(lr),
+                dtype(optimizer.eps),
+            )  # fmt: skip
+            return True
+        return False

@@ -1,0 +1,267 @@
+"""numba kernels: the element-wise work of a training step, each fused into one pass.
+
+Each kernel computes exactly the operations ``network.py``, ``activations.py``, ``losses.py``
+and ``optimizers.py`` compute with NumPy, in the same order and in the arrays' own precision
+(constants arrive already rounded to the dtype, as NumPy rounds a Python float against a
+float32 array), without fast-math: so the results are the same bits, except where a
+transcendental function (tanh, exp) comes from the C library instead of NumPy's own code.
+
+Importing this module imports numba; only ``compiled.py`` does, on a network's first compiled
+pass. Compiled code is cached on disk (next to this file, or in the user's cache directory
+when the package directory is read-only); where neither can be written, the kernels compile
+in every process instead.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+# Activation codes of ``bias_activation`` and ``activation_backward``.
+IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH = range(5)
+
+
+def kernel(function):
+    """``numba.njit`` with the on-disk cache when some cache directory is writable.
+
+    NumPy's error model: x/0 gives inf or NaN as in NumPy instead of raising, which also
+    spares every division a branch and lets the loops vectorise.
+    """
+    try:
+        return numba.njit(cache=True, error_model="numpy")(function)
+    except RuntimeError:  # numba found no writable cache directory: compile per process
+        return numba.njit(error_model="numpy")(function)
+
+
+@kernel
+def _sigma(v, kind, alpha, half, one):
+    """σ(v) for the activation ``kind`` (one element)."""
+    if kind == RELU:
+        # max(v, 0) as np.maximum computes it: NaN stays NaN, -0 becomes +0
+        return v if not v <= 0 else half - half
+    if kind == LEAKY_RELU:
+        return v if v > 0 else alpha * v
+    if kind == SIGMOID:
+        # ½(1 + tanh(v/2)), as activations.Sigmoid
+        return (np.tanh(v * half) + one) * half
+    if kind == TANH:
+        return np.tanh(v)
+    return v
+
+
+@kernel
+def bias_activation(z, bias, a, bias_per_column, kind, alpha):
+    """``z += b`` then ``a = σ(z)``, over a C-contiguous 2-D ``z`` and ``a`` of one shape.
+
+    ``bias`` runs along the columns (``z`` is ``(N, n)``) or, with ``bias_per_column`` False,
+    along the rows (``z`` is the transposed ``(n, N)`` view of a column-major array). ``a``
+    may be ``z`` itself.
+    """
+    rows, columns = z.shape
+    half, one = z.dtype.type(0.5), z.dtype.type(1)
+    for i in range(rows):
+        for j in range(columns):
+            v = z[i, j] + (bias[j] if bias_per_column else bias[i])
+            z[i, j] = v
+            a[i, j] = _sigma(v, kind, alpha, half, one)
+
+
+@kernel
+def _prime(z, a, kind, alpha, one):
+    """σ'(z) for the activation ``kind`` from z and a = σ(z), as ``Activation.prime``."""
+    if kind == RELU:
+        return one if a > 0 else one - one
+    if kind == LEAKY_RELU:
+        return one if z > 0 else alpha
+    if kind == SIGMOID:
+        return a * (one - a)
+    if kind == TANH:
+        return one - a * a
+    return one
+
+
+@kernel
+def activation_backward(grad, z, a, mask, kind, alpha):
+    """``grad ⊙= mask`` (when ``mask`` has elements) then ``grad ⊙= σ'(z)``, in place.
+
+    All 2-D, C-contiguous and of one shape (the transposes of column-major arrays).
+    """
+    one = grad.dtype.type(1)
+    masked = mask.size > 0
+    rows, columns = grad.shape
+    for i in range(rows):
+        for j in range(columns):
+            g = grad[i, j]
+            if masked:
+                g = g * mask[i, j]
+            if kind != IDENTITY:
+                g = g * _prime(z[i, j], a[i, j], kind, alpha, one)
+            grad[i, j] = g
+
+
+@kernel
+def dropout(uniform, a, dropped, keep):
+    """Inverted dropout: ``mask = (u < keep) / keep`` written over ``uniform``, and
+    ``dropped = a ⊙ mask``; 2-D, C-contiguous, of one shape."""
+    one, zero = a.dtype.type(1), a.dtype.type(0)
+    rows, columns = a.shape
+    for i in range(rows):
+        for j in range(columns):
+            mask = (one if uniform[i, j] < keep else zero) / keep
+            uniform[i, j] = mask
+            dropped[i, j] = a[i, j] * mask
+
+
+@kernel
+def bias_softmax(z, bias, a):
+    """``z += b`` then ``a`` = the softmax of each row of ``z``, both ``(N, n)``, any layout.
+
+    As ``activations.Softmax``: subtract the row maximum, exponentiate, divide by the row sum
+    (summed from the first column to the last).
+    """
+    rows, columns = z.shape
+    for i in range(rows):
+        for j in range(columns):
+            z[i, j] = z[i, j] + bias[j]
+        largest = z[i, 0]
+        for j in range(1, columns):
+            if z[i, j] > largest or z[i, j] != z[i, j]:
+                largest = z[i, j]
+        total = z.dtype.type(0)
+        for j in range(columns):
+            e = np.exp(z[i, j] - largest)
+            a[i, j] = e
+            total = total + e if j else e
+        for j in range(columns):
+            a[i, j] = a[i, j] / total
+
+
+@kernel
+def cross_entropy_from_labels(z, labels):
+    """Mean over rows of log Σ_k e^(z_k) - z_(label), with the row maximum taken out first (as
+    ``losses.CrossEntropy.value``; summed in float64, so it may differ in the last digits)."""
+    rows, columns = z.shape
+    total = 0.0
+    for i in range(rows):
+        largest = z[i, 0]
+        for j in range(1, columns):
+            if z[i, j] > largest or z[i, j] != z[i, j]:
+                largest = z[i, j]
+        exp_sum = 0.0
+        for j in range(columns):
+            exp_sum += np.exp(np.float64(z[i, j] - largest))
+        total += np.log(exp_sum) + largest - z[i, labels[i]]
+    return total / rows
+
+
+@kernel
+def delta_from_labels(a, labels, scale, delta):
+    """δ^L = (P - Y) · scale with Y the one-hot rows of ``labels`` (N,); arrays ``(N, n)``."""
+    rows, columns = a.shape
+    one = a.dtype.type(1)
+    for j in range(columns):
+        for i in range(rows):
+            d = a[i, j]
+            if labels[i] == j:
+                d = d - one
+            delta[i, j] = d * scale
+
+
+@kernel
+def delta_from_rows(a, z, targets, scale, kind, alpha, delta):
+    """δ^L = ((A - Y) · scale) ⊙ σ'(Z), all ``(N, n)``; ``kind`` IDENTITY skips σ'.
+
+    Softmax/sigmoid with cross-entropy pass IDENTITY (their δ is (P - Y)/N); mean squared
+    error passes its output activation.
+    """
+    rows, columns = a.shape
+    one = a.dtype.type(1)
+    for i in range(rows):
+        for j in range(columns):
+            d = (a[i, j] - targets[i, j]) * scale
+            if kind != IDENTITY:
+                d = d * _prime(z[i, j], a[i, j], kind, alpha, one)
+            delta[i, j] = d
+
+
+# ---------------------------------------------------------------------- optimizer updates
+# Each walks the parameter vector segment by segment (one segment per W^l or b^l): ``decays``
+# holds the coupled weight decay λ of each segment (0 for biases), ``shrinks`` AdamW's
+# decoupled factor 1 - ηλ (1 for biases). Each segment is sliced out before its loop: indices
+# counted from 0 let LLVM vectorise the loop, which indices read from ``starts`` do not.
+
+
+@kernel
+def sgd(param, grad, velocity, starts, stops, decays, lr, momentum, nesterov):
+    """``v ← μv + g``; ``W ← W - η·(g + μv if nesterov else v)``; without momentum (``velocity``
+    empty) ``W ← W - ηg``."""
+    for s in range(starts.size):
+        decay, start, stop = decays[s], starts[s], stops[s]
+        p, gs = param[start:stop], grad[start:stop]
+        if velocity.size == 0:
+            for k in range(p.size):
+                g = gs[k]
+                if decay != 0:
+                    g = g + p[k] * decay
+                p[k] = p[k] - g * lr
+            continue
+        vs = velocity[start:stop]
+        for k in range(p.size):
+            g = gs[k]
+            if decay != 0:
+                g = g + p[k] * decay
+            v = vs[k] * momentum + g
+            vs[k] = v
+            g = g + v * momentum if nesterov else v
+            p[k] = p[k] - g * lr
+
+
+@kernel
+def adam(param, grad, m, v, starts, stops, decays, shrinks, b1, one_b1, b2, one_b2, c2, eps, step):
+    """Adam as ``optimizers.Adam``: ``m ← β1 m + (1-β1) g``, ``v ← β2 v + (1-β2) g²``,
+    ``W ← W - (m / (√v / c2 + ε)) · step`` with c2 = √(1-β2^t) and step = η/(1-β1^t);
+    AdamW first shrinks W by its factor."""
+    for s in range(starts.size):
+        decay, shrink, start, stop = decays[s], shrinks[s], starts[s], stops[s]
+        p, gs, ms, vs = param[start:stop], grad[start:stop], m[start:stop], v[start:stop]
+        for k in range(p.size):
+            pk = p[k]
+            if shrink != 1:
+                pk = pk * shrink
+            g = gs[k]
+            if decay != 0:
+                g = g + pk * decay
+            mk = ms[k] * b1 + g * one_b1
+            vk = vs[k] * b2 + g * g * one_b2
+            ms[k], vs[k] = mk, vk
+            p[k] = pk - mk / (np.sqrt(vk) / c2 + eps) * step
+
+
+@kernel
+def rmsprop(param, grad, v, starts, stops, decays, lr, rho, one_rho, eps):
+    """``v ← ρv + (1-ρ) g²``, ``W ← W - η g / (√v + ε)``."""
+    for s in range(starts.size):
+        decay, start, stop = decays[s], starts[s], stops[s]
+        p, gs, vs = param[start:stop], grad[start:stop], v[start:stop]
+        for k in range(p.size):
+            g = gs[k]
+            if decay != 0:
+                g = g + p[k] * decay
+            vk = vs[k] * rho + g * one_rho * g
+            vs[k] = vk
+            p[k] = p[k] - g / (np.sqrt(vk) + eps) * lr
+
+
+@kernel
+def adagrad(param, grad, sum_squares, starts, stops, decays, lr, eps):
+    """``G ← G + g²``, ``W ← W - η g / (√G + ε)``."""
+    for s in range(starts.size):
+        decay, start, stop = decays[s], starts[s], stops[s]
+        p, gs, totals = param[start:stop], grad[start:stop], sum_squares[start:stop]
+        for k in range(p.size):
+            g = gs[k]
+            if decay != 0:
+                g = g + p[k] * decay
+            total = totals[k] + g * g
+            totals[k] = total
+            p[k] = p[k] - g / (np.sqrt(total) + eps) * lr
