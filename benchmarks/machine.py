@@ -32,7 +32,7 @@ def limit_threads(threads: int = THREADS, torch: bool = True) -> dict:
         if blas:
             info["blas"] = (
                 f"{blas[0]['internal_api']} {blas[0]['version']}, "
-                f"kernel {blas[0].get('architecture')}, {blas[0]['num_threads']} threads"
+                f"kernel {blas[0].get('architecture')}, {blas[0]['num_threads']} thread(s)"
             )
     except ImportError:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))

@@ -121,7 +121,7 @@ def markdown(results: dict, plot_path: Path) -> str:
             align="l",
         ),
     ]  # fmt: skip
-    lines += _targets_section(results["targets"])
+    lines += _targets_section(results["targets"], results["quick"])
     lines += _epoch_section(results["epochs"], train)
     lines += _seed_section(results["seed"])
     lines += _tiny_section(results["tiny"])
@@ -133,7 +133,7 @@ def markdown(results: dict, plot_path: Path) -> str:
     return "\n".join(lines)
 
 
-def _targets_section(checks: list[dict]) -> list[str]:
+def _targets_section(checks: list[dict], quick: bool) -> list[str]:
     verdicts = {True: "yes", False: "**no**", None: "not measured"}
     rows = [
         [check["target"], f"deltaprop {check['engine']}", check["measured"] or "—",
@@ -144,7 +144,10 @@ def _targets_section(checks: list[dict]) -> list[str]:
         "## Targets of issue 11",
         "",
         "Computed from the tables below by `benchmarks/targets.py`; ratios are times "
-        "(deltaprop / peer, below 1 = faster) except throughput (peer time / deltaprop time).",
+        "(deltaprop / peer, below 1 = faster) except throughput (peer time / deltaprop time)."
+        + (
+            " On the quick run's tiny data these verdicts say nothing about speed." if quick else ""
+        ),
         "",
         *_table(["target", "engine", "measured", "met"], rows, align="llrl"),
     ]
