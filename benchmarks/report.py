@@ -51,10 +51,14 @@ def epoch_line(row: dict) -> str:
     return " ".join(parts)
 
 
+def _rate_line(title: str, row: dict) -> str:
+    """``title`` and each implementation's samples per second (``row['samples']`` a call)."""
+    rates = [f"{name} {row['samples'] / e['min']:,.0f}/s" for name, e in row["results"].items()]
+    return " ".join([f"{title} ({row['samples']} samples):", *rates])
+
+
 def seed_line(row: dict) -> str:
-    parts = [f"seed's recipe, batch 1 ({row['samples']} samples):"]
-    parts += [f"{name} {row['samples'] / e['min']:,.0f}/s" for name, e in row["results"].items()]
-    return " ".join(parts)
+    return _rate_line("seed's recipe, batch 1", row)
 
 
 def tiny_line(row: dict) -> str:
@@ -67,9 +71,7 @@ def tiny_line(row: dict) -> str:
 
 
 def inference_line(row: dict) -> str:
-    parts = [f"inference {row['dtype']} ({row['samples']} samples):"]
-    parts += [f"{name} {row['samples'] / e['min']:,.0f}/s" for name, e in row["results"].items()]
-    return " ".join(parts)
+    return _rate_line(f"inference {row['dtype']}", row)
 
 
 def accuracy_line(row: dict) -> str:
