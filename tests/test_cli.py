@@ -8,6 +8,7 @@ for a new interpreter each time.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -17,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import missing
 
 import deltaprop as dp
 from deltaprop.cli import SUBCOMMANDS, build_parser, main
-from deltaprop.datasets import load_mnist
-from deltaprop.io import read_file
+from deltaprop.datasets import load_digits, load_mnist
+from deltaprop.io import read_file, save_checkpoint
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -48,7 +50,7 @@ def mnist():
     try:
         return load_mnist()
     except dp.DataNotFoundError as error:
-        pytest.skip(str(error))
+        missing(str(error))
 
 
 @pytest.fixture(scope="module")
@@ -587,3 +589,81 @@ def test_a_binary_classifier_end_to_end(capsys, mnist, tmp_path):
     status, out, _ = run(capsys, "predict", model, tmp_path / "one.npy")
     assert status == 0 and out.startswith(f"class {y_test[zeros_and_ones[1][0]]} ")
     assert len(out.splitlines()) == 3  # the class, then P(0) and P(1)
+
+
+# ------------------------------------------------------------------ train options take effect
+# scikit-learn's 8x8 digits (no MNIST needed): 512 training rows in batches of 128, so 4 steps
+# per epoch.
+DIGITS = ["--data", "digits", "--limit", "512", "--batch-size", "128", "--layers", "8"]
+STEPS_PER_EPOCH = 4
+
+
+@pytest.fixture(scope="module")
+def digits_available():
+    try:
+        load_digits()
+    except dp.DataNotFoundError as error:
+        missing(str(error))
+
+
+def train_digits(capsys, tmp_path, *flags) -> dict:
+    """``deltaprop train`` on the digits with ``flags``: the ``--json`` report."""
+    out = tmp_path / "model.safetensors"
+    status, stdout, stderr = run(
+        capsys, "train", *DIGITS, "--quiet", "--json", "--out", out, *flags
+    )
+    assert status == 0, stderr
+    return json.loads(stdout)
+
+
+@pytest.mark.parametrize(
+    ("name", "schedule"),
+    [
+        ("step", dp.StepDecay(STEPS_PER_EPOCH, 0.1)),  # x0.1 every third of the 3 epochs
+        ("exponential", dp.ExponentialDecay(0.01, decay_steps=3 * STEPS_PER_EPOCH)),
+        ("inverse_scaling", dp.InverseScaling(0.5)),
+        ("cosine", dp.CosineDecay(3 * STEPS_PER_EPOCH)),
+        ("constant", dp.Constant()),
+    ],
+)
+def test_schedule_sets_the_learning_rate_of_every_epoch(
+    capsys, tmp_path, digits_available, name, schedule
+):
+    report = train_digits(capsys, tmp_path, "--epochs", "3", "--lr", "0.01", "--schedule", name)
+    # history["lr"] is the rate the next update uses: after e epochs, at step e·4.
+    expected = [schedule(0.01, epoch * STEPS_PER_EPOCH) for epoch in (1, 2, 3)]
+    assert report["history"]["lr"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_clip_norm_bounds_how_far_each_update_moves_the_parameters(
+    capsys, tmp_path, digits_available
+):
+    # Plain SGD moves the parameters by lr·‖g‖ per step; clipped to ‖g‖ <= 0.01 the 4 steps of
+    # one epoch move them by at most 4 · 0.5 · 0.01 = 0.02 in all. Unclipped they move further.
+    def distance_moved(*flags):
+        out = tmp_path / "model.safetensors"
+        train_digits(capsys, tmp_path, "--epochs", "1", "--optimizer", "sgd", "--lr", "0.5", *flags)
+        start = dp.Network.from_sizes([64, 8, 10], seed=0).parameters()
+        moved = [trained - initial for trained, initial in zip(dp.load(out).parameters(), start)]
+        return math.sqrt(sum(float(np.sum(np.square(m, dtype=np.float64))) for m in moved))
+
+    assert distance_moved("--clip-norm", "0.01") <= STEPS_PER_EPOCH * 0.5 * 0.01 * (1 + 1e-4)
+    assert distance_moved() > 0.1
+
+
+def test_checkpoint_every_writes_the_checkpoint_that_often_and_after_the_last_epoch(
+    capsys, tmp_path, digits_available, monkeypatch
+):
+    written = []  # the epochs done at each checkpoint write
+
+    def recording_save_checkpoint(path, network, optimizer, history, *rest):
+        written.append(history.epochs)
+        return save_checkpoint(path, network, optimizer, history, *rest)
+
+    monkeypatch.setattr("deltaprop.io.save_checkpoint", recording_save_checkpoint)
+    checkpoint = tmp_path / "run.ckpt"
+    train_digits(
+        capsys, tmp_path, "--epochs", "5", "--checkpoint", checkpoint, "--checkpoint-every", "2"
+    )
+    assert written == [2, 4, 5]
+    assert read_file(checkpoint)[0]["kind"] == "checkpoint"

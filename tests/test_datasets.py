@@ -6,7 +6,6 @@ the tests of rebuilding a corrupt cache substitute that parsed copy for the CSV 
 one slow parse happens. Every other file is small and written by the test itself.
 """
 
-import contextlib
 import gzip
 import importlib.util
 import pickle
@@ -17,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from conftest import missing, needs
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import deltaprop.datafiles as df
 import deltaprop.datasets as ds
-from deltaprop.errors import DataError, DataNotFoundError, DeltapropError, ValidationError
+from deltaprop.errors import DataError, DataNotFoundError, ValidationError
 
 # --------------------------------------------------------------------------- helpers
 
@@ -316,65 +316,10 @@ def test_npz_refuses_other_files(tmp_path):
         df.load_npz(tmp_path / "absent.npz")
 
 
-# --------------------------------------------------------------------------- fuzzing
-
-
-@pytest.fixture(scope="module")
-def fuzz_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("fuzz")
-
+# --------------------------------------------------------------------------- the fast CSV parser
+# (fuzzing of IDX, CSV and npz files is in test_fuzz.py)
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@FUZZ
-@given(
-    prefix=st.sampled_from([b"", b"\x00\x00\x08\x01", b"\x00\x00\x0d\x02", b"\x00\x00\x0e\x03"]),
-    data=st.binary(max_size=80),
-    suffix=st.sampled_from(["", ".gz"]),
-    compress=st.booleans(),
-)
-def test_read_idx_fuzz_raises_only_data_error(fuzz_dir, prefix, data, suffix, compress):
-    path = fuzz_dir / f"fuzz{suffix}"
-    payload = prefix + data
-    path.write_bytes(gzip.compress(payload) if compress else payload)
-    with contextlib.suppress(DataError):
-        df.read_idx(path)
-
-
-@FUZZ
-@given(text=st.text(alphabet=st.sampled_from(list("0123456789.,-+eE \t\r\nna,x1_")), max_size=60))
-def test_load_csv_fuzz_raises_only_deltaprop_errors(fuzz_dir, text):
-    path = fuzz_dir / "fuzz.csv"
-    path.write_text(text, encoding="utf-8", newline="")
-    try:
-        (x, y), (xt, _) = df.load_csv(path)
-    except DeltapropError:
-        return
-    assert x.dtype == np.float32 and y.dtype == np.int64 and len(x) + len(xt) >= 1
-
-
-@FUZZ
-@given(text=st.text(max_size=40))
-def test_load_csv_fuzz_any_text(fuzz_dir, text):
-    path = fuzz_dir / "any.csv"
-    path.write_bytes(text.encode("utf-8", "surrogatepass"))
-    with contextlib.suppress(DeltapropError):
-        df.load_csv(path)
-
-
-@FUZZ
-@given(
-    prefix=st.sampled_from([b"", b"PK\x03\x04", b"\x93NUMPY\x01\x00"]), data=st.binary(max_size=80)
-)
-@example(prefix=b"\x93NUMPY\x01\x00", data=b"\x08\x00" + b"\x00" * 7 + b"{")  # tokenize error
-def test_load_npz_fuzz_raises_only_data_error(fuzz_dir, prefix, data):
-    path = fuzz_dir / "fuzz.npz"
-    path.write_bytes(prefix + data)
-    with pytest.raises(DataError):
-        df.load_npz(path)
-
-
 _CELL = st.text(alphabet=st.sampled_from(list("0123456789.eE+-")), max_size=5)
 
 
@@ -401,11 +346,11 @@ HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
 HAVE_FASHION = ds.FASHION_MNIST_DIR.is_dir()
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 
-needs_mnist = pytest.mark.skipif(not HAVE_MNIST, reason=NO_MNIST)
-needs_fashion = pytest.mark.skipif(
-    not HAVE_FASHION, reason="no Fashion-MNIST: apt-get install dataset-fashion-mnist"
+needs_mnist = needs(HAVE_MNIST, reason=NO_MNIST)
+needs_fashion = needs(
+    HAVE_FASHION, reason="no Fashion-MNIST: apt-get install dataset-fashion-mnist"
 )
-needs_sklearn = pytest.mark.skipif(not HAVE_SKLEARN, reason="scikit-learn is not installed")
+needs_sklearn = needs(HAVE_SKLEARN, reason="scikit-learn is not installed")
 
 
 @pytest.fixture(autouse=True)
@@ -421,7 +366,7 @@ def _no_default_cache(tmp_path, monkeypatch):
 def mnist(tmp_path_factory):
     """MNIST parsed once from the wheel into a fresh cache: (cache_dir, raw split)."""
     if not HAVE_MNIST:
-        pytest.skip(NO_MNIST)
+        missing(NO_MNIST)
     cache = tmp_path_factory.mktemp("mnist-cache")
     if REAL_WHEEL.is_file():
         (cache / ds.MNIST_WHEEL).symlink_to(REAL_WHEEL)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import needs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,8 +41,8 @@ JOB_TIMEOUT = 120  # seconds; a job takes about one on an idle machine, and a ha
 sys.path.insert(0, str(HERE))
 import mpi_job  # noqa: E402
 
-needs_mpi = pytest.mark.skipif(
-    not MPIEXEC.exists() or not any((Path(p) / "mpi4py").is_dir() for p in sys.path if p),
+needs_mpi = needs(
+    MPIEXEC.exists() and any((Path(p) / "mpi4py").is_dir() for p in sys.path if p),
     reason="the mpi extra (mpi4py and the mpich wheel with its mpiexec) is not installed",
 )
 # Both engines where numba is installed (the compiled one is then also "auto").

@@ -350,6 +350,7 @@ CASES = [
     ("clip-norm-zero", lambda t: dp.Adam(clip_norm=0), V, ValueError, ["clip_norm", "> 0"]),
     ("weight-decay-negative", lambda t: dp.SGD(weight_decay=-1), V, ValueError, ["weight_decay", ">= 0"]),
     ("beta-nan", lambda t: dp.Adam(beta1=math.nan), V, ValueError, ["beta1", "[0, 1)"]),
+    ("beta-one", lambda t: dp.Adam(beta1=1.0), V, ValueError, ["beta1", "[0, 1)", "1.0"]),
     # ---------------------------------------------------------------- dtype
     ("dtype-float16", lambda t: classifier(dtype="float16"), T, TypeError, ["dtype", "'float32' or 'float64'", "float16"]),
     ("dtype-int", lambda t: classifier(dtype=int), T, TypeError, ["dtype", "'float32' or 'float64'", "int"]),
@@ -360,6 +361,7 @@ CASES = [
     ("sizes-one", lambda t: dp.Network.from_sizes([4]), V, ValueError, ["sizes", "input and an output", "[784, 10]"]),
     ("sizes-negative", lambda t: dp.Network.from_sizes([4, -3]), V, ValueError, ["n_out", "positive integer", "-3"]),
     ("sizes-float", lambda t: dp.Network.from_sizes([4.5, 3]), V, ValueError, ["n_in", "positive integer", "4.5"]),
+    ("dense-n-in-zero", lambda t: dp.Dense(0, 3), V, ValueError, ["n_in", "positive integer", "got 0"]),
     ("layers-chain", lambda t: dp.Network([dp.Dense(4, 5), dp.Dense(6, 3, "softmax")]), V, ValueError, ["layers[1]", "n_in=6", "n_out=5"]),
     ("layers-empty", lambda t: dp.Network([]), V, ValueError, ["layers", "at least one"]),
     ("layers-type", lambda t: dp.Network([dp.Dense(4, 3, "softmax"), "dense"]), T, TypeError, ["layers[1]", "Dense", "str"]),

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 import deltaprop as dp
 from deltaprop import datafiles, images, io
-from deltaprop.errors import DeltapropError
+from deltaprop.errors import DataError, DeltapropError
 from deltaprop.memory import MAX_DEFLATE_RATIO
 
 EXAMPLES = {
@@ -42,6 +42,9 @@ EXAMPLES = {
     "random_bytes_idx": 200,
     "mutated_csv": 400,
     "random_bytes_csv": 200,
+    "csv_like_text": 150,
+    "any_text_csv": 150,
+    "random_bytes_npz": 150,
     "forged_npz": 300,
     "expanding_gzip_idx": 150,
     "forged_zip_sizes": 150,
@@ -370,11 +373,21 @@ def test_mutated_idx_files_read_or_raise(scratch, data, which, gz):
     bounded(_read_idx, path)
 
 
+# No magic number, then those of 1-D uint8, 2-D float32 and 3-D float64 arrays.
+IDX_MAGICS = [b"", b"\x00\x00\x08\x01", b"\x00\x00\x0d\x02", b"\x00\x00\x0e\x03"]
+
+
 @settings(max_examples=EXAMPLES["random_bytes_idx"])
-@given(data=st.binary(max_size=200), gz=st.booleans())
-def test_random_bytes_as_idx_read_or_raise(scratch, data, gz):
+@given(
+    magic=st.sampled_from(IDX_MAGICS),
+    data=st.binary(max_size=200),
+    gz=st.booleans(),
+    compress=st.booleans(),
+)
+def test_random_bytes_as_idx_read_or_raise(scratch, magic, data, gz, compress):
     path = scratch / ("random.idx.gz" if gz else "random.idx")
-    path.write_bytes(data)  # .gz names on bytes that are not gzip: the gunzip step must refuse
+    # A .gz name on bytes that are not gzip: the gunzip step must refuse.
+    path.write_bytes(gzip.compress(magic + data) if compress else magic + data)
     bounded(_read_idx, path)
 
 
@@ -423,6 +436,22 @@ def test_mutated_csv_files_load_or_raise(scratch, edits, gz):
 def test_random_bytes_as_csv_load_or_raise(scratch, data):
     path = scratch / "random.csv"
     path.write_bytes(data)
+    bounded(_load_csv, path)
+
+
+@settings(max_examples=EXAMPLES["csv_like_text"])
+@given(text=st.text(alphabet=st.sampled_from(list("0123456789.,-+eE \t\r\nna,x1_")), max_size=60))
+def test_csv_like_text_loads_or_raises(scratch, text):
+    path = scratch / "text.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    bounded(_load_csv, path)
+
+
+@settings(max_examples=EXAMPLES["any_text_csv"])
+@given(text=st.text(max_size=40))
+def test_any_text_as_csv_loads_or_raises(scratch, text):
+    path = scratch / "any.csv"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
     bounded(_load_csv, path)
 
 
@@ -487,6 +516,17 @@ def _flip_or_cut(draw, data: bytes) -> bytes:
     for position in draw(st.lists(st.integers(0, len(data) - 1), min_size=1, max_size=4)):
         flipped[position] ^= 1 << draw(st.integers(0, 7))
     return bytes(flipped)
+
+
+@settings(max_examples=EXAMPLES["random_bytes_npz"])
+@given(
+    prefix=st.sampled_from([b"", b"PK\x03\x04", b"\x93NUMPY\x01\x00"]), data=st.binary(max_size=80)
+)
+@example(prefix=b"\x93NUMPY\x01\x00", data=b"\x08\x00" + b"\x00" * 7 + b"{")  # tokenize error
+def test_random_bytes_as_npz_raise_data_error(scratch, prefix, data):
+    path = scratch / "random.npz"
+    path.write_bytes(prefix + data)
+    assert isinstance(bounded(_load_npz, path), DataError)
 
 
 # --------------------------------------------------------------------------- files that expand

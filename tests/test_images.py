@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import require
 
 import deltaprop as dp
 from deltaprop.images import image_to_input
 
-Image = pytest.importorskip("PIL.Image")
-ImageDraw = pytest.importorskip("PIL.ImageDraw")
+Image = require("PIL.Image")
+ImageDraw = require("PIL.ImageDraw")
 
 
 def digit() -> np.ndarray:

@@ -82,3 +82,55 @@ def test_names_and_errors():
         dp.get_loss("mse2")
     with pytest.raises(dp.ValidationError, match="huber delta must be > 0"):
         dp.get_loss("huber", delta=0)
+
+
+def test_huber_with_another_delta_by_hand():
+    huber = dp.get_loss("huber", delta=2.0)
+    a, y = np.array([[0.5, 3.0]]), np.zeros((1, 2))
+    # |d| = 0.5 <= δ: ½·0.25; |d| = 3 > δ: 2·(3 - 1) = 4; mean over 2 elements
+    assert huber.value(a, a, y) == pytest.approx((0.125 + 4.0) / 2)
+    np.testing.assert_allclose(huber.gradient(a, y), [[0.25, 1.0]])  # clip(d, ±2)/2
+    assert huber.config() == {"delta": 2.0} and repr(huber) == "Huber(delta=2.0)"
+
+
+def test_binary_cross_entropy_by_hand_with_soft_targets():
+    z = np.array([[0.5, -1.0], [2.0, 0.0]])
+    y = np.array([[1.0, 0.25], [0.0, 0.5]])
+    p = 1 / (1 + np.exp(-z))
+    expected = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert dp.get_loss("bce").value(z, p, y) == pytest.approx(expected, rel=1e-12)
+
+
+def test_cross_entropy_with_target_rows_by_hand():
+    # L_n = Σ_k y_k (log Σ_j e^(z_j) - z_k) = -Σ_k y_k log p_k, also for rows not summing to 1
+    z = np.array([[2.0, 1.0, 0.1], [0.5, -1.0, 3.0]])
+    y = np.array([[0.25, 0.75, 0.0], [0.0, 1.5, 0.5]])
+    p = Softmax().forward(z)
+    expected = -np.sum(y * np.log(p)) / 2
+    assert dp.get_loss("cross_entropy").value(z, p, y) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("name", "activation", "targets"),
+    [
+        ("cross_entropy", Softmax(), np.array([1, 0, 2])),
+        ("cross_entropy", Softmax(), np.eye(3)[[2, 2, 0]]),
+        ("binary_cross_entropy", Sigmoid(), np.array([[1.0, 0.0, 1.0]] * 3)),
+    ],
+)
+def test_fused_delta_written_into_out(name, activation, targets):
+    z = np.random.default_rng(2).normal(size=(3, 3))
+    a = activation.forward(z)
+    out = np.full_like(z, np.nan)
+    delta = dp.get_loss(name).output_delta(z, a, targets, activation, out=out)
+    assert delta is out
+    np.testing.assert_allclose(out, dp.get_loss(name).output_delta(z, a, targets, activation))
+
+
+def test_every_alias_names_its_loss():
+    assert dp.get_loss("categorical-cross-entropy").name == "cross_entropy"
+    assert dp.get_loss("Binary-Cross-Entropy").name == "binary_cross_entropy"
+    mse = dp.get_loss("mse")
+    assert dp.get_loss(mse) is mse
+    with pytest.raises(dp.DeltapropTypeError, match="loss must be a name"):
+        dp.get_loss(3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import require
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +29,7 @@ def test_hand_worked_example():
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=40))
 def test_agrees_with_scikit_learn(pairs):
-    metrics = pytest.importorskip("sklearn.metrics")
+    metrics = require("sklearn.metrics")
     y_true, y_pred = (np.array(column) for column in zip(*pairs))
     matrix = confusion_matrix(y_true, y_pred, 4)
     assert np.array_equal(matrix, metrics.confusion_matrix(y_true, y_pred, labels=range(4)))

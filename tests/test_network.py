@@ -114,19 +114,23 @@ def test_gradients_change_nothing_and_have_parameter_shapes():
 
 
 def test_weights_follow_the_seed_convention():
-    layer = dp.Dense(3, 2)
-    net = dp.Network([layer, dp.Dense(2, 4, activation="softmax")])
+    # W^l has shape (n_out, n_in), z = W a + b: a batch of rows computes X @ W.T + b.
+    layer, output = dp.Dense(3, 2), dp.Dense(2, 4, activation="softmax")
+    net = dp.Network([layer, output])
     assert layer.weights.shape == (2, 3) and layer.bias.shape == (2,)
     assert net.layers[0] is layer
     X = np.arange(6.0).reshape(2, 3)
-    expected = np.maximum(X @ layer.weights.T + layer.bias, 0)
-    # set new weights: the network uses them at once
-    layer.weights = np.ones((2, 3))
-    expected = np.maximum(X @ np.ones((3, 2)), 0)
-    z2 = expected @ net.layers[1].weights.T
-    np.testing.assert_allclose(
-        net.forward(X), np.exp(z2) / np.exp(z2).sum(1, keepdims=True), rtol=1e-6
-    )
+
+    def by_hand():
+        hidden = np.maximum(X @ layer.weights.T + layer.bias, 0)
+        z = hidden @ output.weights.T + output.bias
+        return np.exp(z) / np.exp(z).sum(1, keepdims=True)
+
+    np.testing.assert_allclose(net.forward(X), by_hand(), rtol=1e-6)
+    # Parameters set on a layer are used at once; this bias turns the second ReLU unit off.
+    layer.weights, layer.bias = np.ones((2, 3)), [0.5, -20.0]
+    output.bias = [0.1, -0.2, 0.3, 0.0]
+    np.testing.assert_allclose(net.forward(X), by_hand(), rtol=1e-6)
     assert layer.weights.dtype == np.float32
 
 
@@ -160,14 +164,25 @@ def test_default_initialisers_by_activation():
 
 
 def test_predict_for_classifiers_and_regressors():
-    clf = dp.Network.from_sizes([2, 3], output="softmax")
-    X = np.array([[1.0, -1.0], [0.5, 2.0]])
-    np.testing.assert_array_equal(clf.predict(X), clf.predict_proba(X).argmax(1))
-    binary = dp.Network.from_sizes([2, 1], output="sigmoid", loss="binary_cross_entropy")
-    assert binary.predict(X).shape == (2,)
-    assert set(binary.predict(X)) <= {0, 1}
-    reg = dp.Network.from_sizes([2, 2], output="identity", loss="mse")
-    assert reg.predict(X).shape == (2, 2)
+    X = np.array([[1.0, -0.5], [0.5, 2.0], [-3.0, 0.25]])
+
+    def network(n_out, output, loss, weights):
+        net = dp.Network.from_sizes([2, n_out], output=output, loss=loss, dtype="float64")
+        net.layers[0].weights, net.layers[0].bias = weights, np.zeros(n_out)
+        return net
+
+    # z = X Wᵀ = [[0.5, 1, -0.5], [2.5, 0.5, 2], [-2.75, -3, 0.25]]: the largest z wins.
+    clf = network(3, "softmax", "cross_entropy", [[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_array_equal(clf.predict(X), [1, 0, 2])
+    # One sigmoid output, z = x1 + x2 = [0.5, 2.5, -2.75]: 1 where σ(z) >= 0.5, i.e. z >= 0.
+    binary = network(1, "sigmoid", "binary_cross_entropy", [[1.0, 1.0]])
+    np.testing.assert_array_equal(binary.predict(X), [1, 1, 0])
+    # Several sigmoid outputs: one 0/1 column each (multi-label), z = [x1 + x2, -x1].
+    labels = network(2, "sigmoid", "binary_cross_entropy", [[1.0, 1.0], [-1.0, 0.0]])
+    np.testing.assert_array_equal(labels.predict(X), [[1, 0], [1, 0], [0, 1]])
+    # A regressor predicts its outputs: here z itself.
+    reg = network(2, "identity", "mse", [[1.0, 1.0], [-1.0, 0.0]])
+    np.testing.assert_allclose(reg.predict(X), [[0.5, -1.0], [2.5, -0.5], [-2.75, 3.0]])
     with pytest.raises(dp.ValidationError, match="predict_proba needs a classifier"):
         reg.predict_proba(X)
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require
 
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
+onnx = require("onnx")
+ort = require("onnxruntime")
 
 import deltaprop as dp  # noqa: E402
 from deltaprop.activations import ELU, LeakyReLU  # noqa: E402
@@ -129,7 +130,7 @@ def _cli(*args):
 
 
 def test_cli_export(tmp_path):
-    pytest.importorskip("safetensors")
+    require("safetensors")
     net = network("gelu")
     net.save(tmp_path / "model.safetensors")
     result = _cli("export", str(tmp_path / "model.safetensors"), str(tmp_path / "m.onnx"))

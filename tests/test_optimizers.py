@@ -131,3 +131,14 @@ def test_get_optimizer_names_and_errors():
             dp.SGD(lr=bad)
     with pytest.raises(dp.ValidationError, match="nesterov=True needs momentum"):
         dp.SGD(nesterov=True)
+
+
+def test_a_step_moves_the_parameters_and_saves_only_the_moment_estimates():
+    rng = np.random.default_rng(1)
+    params = [rng.standard_normal((3, 2))]
+    before = params[0].copy()
+    optimizer = dp.Adam(lr=0.1)
+    optimizer.step(params, [rng.standard_normal((3, 2))])
+    assert not np.array_equal(params[0], before)
+    assert optimizer.state_dict()["iterations"] == 1
+    assert set(optimizer.state_dict()["state"]) == {"m", "v"}  # no scratch array is saved

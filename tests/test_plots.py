@@ -44,14 +44,21 @@ def trained():
     return network, X[500:], y[500:]
 
 
-def png_size(data: bytes) -> tuple[int, int]:
+def png_size(data: bytes, in_colour: bool = True) -> tuple[int, int]:
+    """(width, height) of a PNG that is drawn on, not blank.
+
+    Its pixels vary and more than 1% of them stand out from the white background; with
+    ``in_colour``, at least 0.2% are saturated colour: the data itself (lines, bars, cells, a
+    colormap), not only the grey axes and text an empty plot has.
+    """
     assert data[:8] == PNG_SIGNATURE
-    image = Image.open(io.BytesIO(data))
-    image.verify()
-    image = Image.open(io.BytesIO(data))
-    pixels = np.asarray(image.convert("L"))
-    assert pixels.std() > 5, "the image is blank"
-    return image.size
+    Image.open(io.BytesIO(data)).verify()
+    rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(np.int16)
+    assert rgb.std() > 5, "the image is one flat colour"
+    assert (np.abs(rgb - 255).max(axis=-1) > 32).mean() > 0.01, "the image is all background"
+    if in_colour:
+        assert (np.ptp(rgb, axis=-1) > 60).mean() > 0.002, "nothing drawn in colour: empty axes"
+    return rgb.shape[1], rgb.shape[0]
 
 
 def assert_sensible_png(path: Path) -> tuple[int, int]:
@@ -92,6 +99,8 @@ def test_training_plots_without_images_or_network(trained, tmp_path):
     network, _, _ = trained
     paths = plots.write_training_plots(network.history, tmp_path)
     assert [p.name for p in paths] == ["training_curves.png", "gradient_flow.png"]
+    for path in paths:
+        assert_sensible_png(path)
 
 
 def test_evaluation_plots_of_a_classifier(trained, tmp_path):
@@ -112,10 +121,10 @@ def test_evaluation_plots_of_a_regressor(tmp_path):
     assert [p.name for p in paths] == ["predictions.png"]
     assert_sensible_png(paths[0])
     # No gradient norms of 784 inputs here, and no image: only curves and gradient flow.
-    assert [p.name for p in plots.write_training_plots(network.history, tmp_path, network)] == [
-        "training_curves.png",
-        "gradient_flow.png",
-    ]
+    paths = plots.write_training_plots(network.history, tmp_path, network)
+    assert [p.name for p in paths] == ["training_curves.png", "gradient_flow.png"]
+    for path in paths:
+        assert_sensible_png(path)
 
 
 def test_gradient_flow_compares_runs_side_by_side(trained):
@@ -136,7 +145,7 @@ def test_zero_gradient_norms_do_not_break_the_log_axis():
 
 def test_misclassified_with_none_wrong_still_draws(trained):
     _, X, y = trained
-    png_size(plots.figure_png(plots.plot_misclassified(X, y, y)))
+    png_size(plots.figure_png(plots.plot_misclassified(X, y, y)), in_colour=False)  # only text
 
 
 def test_bad_inputs_raise_clear_errors(tmp_path):
@@ -208,3 +217,4 @@ def test_seed_style_mnist_network_gets_a_confusion_matrix(tmp_path):
     network = dp.Network.from_sizes([4, 3], hidden="sigmoid", output="sigmoid", loss="mse")
     paths = plots.write_evaluation_plots(network, X, np.eye(3)[y], tmp_path)
     assert [p.name for p in paths] == ["confusion_matrix.png"]
+    assert_sensible_png(paths[0])

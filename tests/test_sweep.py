@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import needs
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -89,7 +90,7 @@ def test_a_sweep_on_local_processes_gives_one_row_per_configuration(tmp_path):
     assert result.stderr.count("[") == 4 and "[4/4]" in result.stderr
 
 
-@pytest.mark.skipif(not MPIEXEC.exists(), reason="the mpi extra (mpich's mpiexec) is missing")
+@needs(MPIEXEC.exists(), reason="the mpi extra (mpich's mpiexec) is missing")
 def test_a_sweep_under_mpiexec_gives_the_same_rows(tmp_path):
     # Rank 0 hands out the configurations, ranks 1 and 2 train them.
     _, rows = sweep(tmp_path, [str(MPIEXEC), "-n", "3"])

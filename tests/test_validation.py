@@ -1,4 +1,7 @@
-"""Every check at the API boundary raises a deltaprop error that says what and how to fix."""
+"""Every check at the API boundary raises a deltaprop error that says what and how to fix.
+
+Bad constructor arguments (layers, networks, optimizers, schedules) are in test_errors.py.
+"""
 
 import numpy as np
 import pytest
@@ -48,35 +51,6 @@ def test_bad_calls_raise_clear_errors(net, call, error, words):
     assert words in str(info.value)
     assert isinstance(info.value, dp.DeltapropError)
     assert "\n" not in str(info.value)
-
-
-CONSTRUCTION = [
-    (lambda: dp.Dense(0, 3), "n_in must be a positive integer"),
-    (lambda: dp.Dense(3, 2, activation="sigmod"), "did you mean 'sigmoid'"),
-    (lambda: dp.Dense(3, 2, init="he"), "unknown init"),
-    (lambda: dp.Dense(3, 2, dropout=1.0), "dropout must be in [0, 1)"),
-    (lambda: dp.Network([]), "at least one Dense layer"),
-    (lambda: dp.Network([dp.Dense(3, 4), dp.Dense(5, 2)]), "layers[1] has n_in=5"),
-    (lambda: dp.Network.from_sizes([3, 2], loss="cross_entropyy"), "did you mean"),
-    (lambda: dp.Network.from_sizes([3, 2], output="sigmoid"), "needs a softmax output"),
-    (lambda: dp.Network.from_sizes([3, 2], dtype="float16"), "'float32' or 'float64'"),
-    (lambda: dp.Network.from_sizes([3, 2], seed=-1), "seed must be a non-negative integer"),
-    (lambda: dp.Network.from_sizes([3]), "at least an input and an output size"),
-    (lambda: dp.Network([dp.Dense(3, 2, activation="softmax", dropout=0.5)]), "output layer"),
-    (lambda: dp.Network(["dense"]), "must be a deltaprop.Dense"),
-    (lambda: dp.SGD(lr=float("nan")), "lr must be a finite number > 0"),
-    (lambda: dp.SGD(momentum=1.5), "momentum must be a number in [0, 1)"),
-    (lambda: dp.Adam(beta1=1.0), "beta1 must be a number in [0, 1)"),
-    (lambda: dp.SGD(weight_decay=-1), "weight_decay must be a number >= 0"),
-]
-
-
-@pytest.mark.parametrize(("call", "words"), CONSTRUCTION)
-def test_bad_construction_raises_clear_errors(call, words):
-    with pytest.raises(dp.DeltapropError) as info:
-        call()
-    assert words in str(info.value)
-    assert isinstance(info.value, (ValueError, TypeError))
 
 
 def test_reusing_a_layer_object_is_refused():

@@ -184,7 +184,7 @@ class CompiledEngine:
         plan = self.plan()
         cache = self.forward(X, rng, work, plan)
         if type(network.loss) is CrossEntropy and targets.ndim == 1 and len(X):
-            loss = kernels.cross_entropy_from_labels(cache.zs[-1], targets)
+            loss = float(kernels.cross_entropy_from_labels(cache.zs[-1], targets))
         else:
             loss = float(network.loss.value(cache.zs[-1], cache.output, targets))
         return loss, self.backward(cache, targets, work, plan=plan), cache.output

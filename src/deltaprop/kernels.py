@@ -138,20 +138,21 @@ def bias_softmax(z, bias, a):
 
 @kernel
 def cross_entropy_from_labels(z, labels):
-    """Mean over rows of log Σ_k e^(z_k) - z_(label), with the row maximum taken out first (as
-    ``losses.CrossEntropy.value``; summed in float64, so it may differ in the last digits)."""
+    """Mean over rows of log Σ_k e^(z_k - m) + m - z_(label), m the row maximum, in z's own
+    precision as ``losses.CrossEntropy.value`` (so it overflows where that one does; the sums
+    run in another order, so the last digits may differ)."""
     rows, columns = z.shape
-    total = 0.0
+    total = z.dtype.type(0)
     for i in range(rows):
         largest = z[i, 0]
         for j in range(1, columns):
             if z[i, j] > largest or z[i, j] != z[i, j]:
                 largest = z[i, j]
-        exp_sum = 0.0
+        exp_sum = z.dtype.type(0)
         for j in range(columns):
-            exp_sum += np.exp(np.float64(z[i, j] - largest))
+            exp_sum += np.exp(z[i, j] - largest)
         total += np.log(exp_sum) + largest - z[i, labels[i]]
-    return total / rows
+    return total / z.dtype.type(rows)
 
 
 @kernel
