@@ -186,6 +186,26 @@ def test_training_gives_the_same_bits_on_both_engines(hidden, name):
 
 
 @needs_numba
+def test_both_engines_use_an_alpha_changed_after_training_began():
+    X, Y = regression()
+    nets = []
+    for engine in ("numpy", "compiled"):
+        net = dp.Network.from_sizes(
+            [6, 16, 8, 3], hidden="leaky_relu", output="identity", loss="mse", seed=4,
+            engine=engine,
+        )  # fmt: skip
+        net.fit(X, Y, epochs=1, batch_size=16, optimizer=dp.SGD(lr=0.05))
+        for layer in net.layers[:-1]:
+            layer.activation.alpha = 0.5
+        history = net.fit(X, Y, epochs=1, batch_size=16, optimizer=dp.SGD(lr=0.05))
+        nets.append((net, history))
+    (reference, expected), (compiled, history) = nets
+    assert compiled.parameter_vector.tobytes() == reference.parameter_vector.tobytes()
+    assert history.loss == expected.loss
+    assert compiled.forward(X).tobytes() == reference.forward(X).tobytes()
+
+
+@needs_numba
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_classification_agrees_to_rounding_through_softmax(dtype):
     X, y = classification()
