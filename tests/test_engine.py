@@ -159,6 +159,17 @@ def test_layers_moved_into_another_network_leave_both_consistent():
     assert second.n_parameters() == first.n_parameters()
 
 
+def test_the_parameter_vector_of_a_network_whose_layers_moved_is_current():
+    first = dp.Network.from_sizes([4, 5, 3], seed=1)
+    second = dp.Network(first.layers, seed=2)  # the layers now view second's vector
+    second.layers[0].weights[...] = 3.0
+    vector = first.parameter_vector
+    np.testing.assert_array_equal(vector[:20], 3)
+    np.testing.assert_array_equal(vector, np.concatenate([p.ravel() for p in first.parameters()]))
+    for layer in first.layers:
+        assert layer.weights.base is vector and layer.bias.base is vector
+
+
 def test_a_copied_optimizer_keeps_its_state_in_one_vector_of_its_own():
     X, Y = regression()
     net, _ = trained("numpy", "relu", dp.Adam(lr=0.01), epochs=1)
