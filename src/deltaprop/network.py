@@ -421,13 +421,17 @@ class Network:
         return clone
 
     def __deepcopy__(self, memo: dict) -> Network:
-        # deepcopy copies each view on its own: re-pack the copies into a vector of the clone's.
+        # deepcopy would copy the vector and each of its views on its own: copy the vector once
+        # and hand the clone's layers the views of that copy in place of their arrays.
         clone = object.__new__(type(self))
         memo[id(self)] = clone
+        vector = self.parameter_vector.copy()
+        memo[id(self._parameter_vector)] = vector
+        for layer, (weights, bias) in zip(self.layers, self.layout.pairs(vector)):
+            memo[id(layer.weights)], memo[id(layer.bias)] = weights, bias
         for name, value in vars(self).items():
             if name != "_passes":  # an engine belongs to its network; the clone makes its own
                 setattr(clone, name, _copy.deepcopy(value, memo))
-        clone._pack()
         return clone
 
     def _cast(self, dtype: np.dtype) -> None:
