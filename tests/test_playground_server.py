@@ -172,3 +172,23 @@ def test_the_command_refuses_a_bad_port_with_usage_status():
     from deltaprop.cli import main
 
     assert main(["playground", "--port", "70000", "--no-browser"]) == 2
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_an_update_that_overflows_the_weights_says_diverged_and_keeps_the_tab(client):
+    overflowing = {"dataset": "plane", "loss": "mse", "optimizer": "nesterov", "lr": 10}
+    overflowing |= {"hidden": [8, 8, 8], "activation": "relu", "batch_size": 1, "seed": 1}
+    with client.websocket_connect(f"/ws?token={TOKEN}") as ws:
+        receive_until(ws, "update")
+        ws.send_text(json.dumps({"type": "configure", "config": overflowing}))
+        receive_until(ws, "update")
+        for _ in range(3):
+            ws.send_text(json.dumps({"type": "step"}))
+        diverged = receive_until(ws, "diverged")[-1]
+        assert "overflowed the parameters" in diverged["message"]
+        assert "press reset" in diverged["message"]
+        ws.send_text(json.dumps({"type": "play"}))  # the tab still answers, with the message
+        assert "press reset" in receive_until(ws, "update")[-1]["message"]
+        ws.send_text(json.dumps({"type": "reset"}))
+        receive_until(ws, "state")
+        assert receive_until(ws, "update")[-1]["message"] == ""

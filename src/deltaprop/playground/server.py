@@ -161,7 +161,7 @@ async def _serve(websocket: WebSocket, name: str, tab: Tab) -> None:
                 except DivergenceError as error:
                     playing = False
                     await _send(websocket, {"type": "diverged", "message": str(error)})
-                    await _send(websocket, await tab.run(session.update))  # where it stopped
+                    await _send_safely(websocket, tab, session.update)  # where it stopped
                     continue
                 update["playing"] = True
                 await _send(websocket, update)
@@ -183,8 +183,8 @@ async def _serve(websocket: WebSocket, name: str, tab: Tab) -> None:
             except (DeltapropError, ValueError) as error:
                 error_type = "upload_error" if kind == "upload" else "error"
                 await _send(websocket, {"type": error_type, "message": _one_line(error)})
-                if error_type == "error":
-                    await _send_state(websocket, tab)  # the page's controls show the real state
+                if error_type == "error":  # the page's controls show the real state
+                    await _send_safely(websocket, tab, session.state, session.update)
     finally:
         receiver.cancel()
 
@@ -242,6 +242,16 @@ async def _handle(websocket: WebSocket, tab: Tab, kind: str, fields: dict, playi
 async def _send_state(websocket: WebSocket, tab: Tab) -> None:
     await _send(websocket, await tab.run(tab.session.state))
     await _send(websocket, await tab.run(tab.session.update))
+
+
+async def _send_safely(websocket: WebSocket, tab: Tab, *methods) -> None:
+    """Send what each of ``methods`` (of the session) returns, from an error handler: an error
+    there is reported as one line instead of escaping the handler and closing the socket."""
+    try:
+        for method in methods:
+            await _send(websocket, await tab.run(method))
+    except (DeltapropError, ValueError) as error:
+        await _send(websocket, {"type": "error", "message": _one_line(error)})
 
 
 async def _send(websocket: WebSocket, message: dict) -> None:

@@ -174,9 +174,15 @@ class Session:
                 shuffle=False,
             )
         except DivergenceError as error:
-            self.diverged = True
-            self.message = f"{error}. Training stopped: press reset to start again."
-            raise DivergenceError(self.message) from None
+            self._stop(str(error))
+        if not np.isfinite(self.network.parameter_vector).all():
+            # fit's last update overflowed the parameters: fit checks each step's loss and
+            # gradient before its update, so only this check sees the overflow at once
+            self._stop(
+                "training diverged: the last update overflowed the parameters to infinity "
+                f"(learning rate {self.optimizer.current_lr:g}); the network is unusable. Lower "
+                "the learning rate by orders of magnitude or clip gradients"
+            )
         steps = math.ceil(len(rows) / batch)
         self.steps += steps
         self.position = 0 if end == n else end
@@ -184,6 +190,12 @@ class Session:
         self.grad_flow.append(history.grad_norms[0])
         del self.grad_flow[:-MAX_CURVE]
         return steps
+
+    def _stop(self, reason: str) -> None:
+        """Mark the run diverged with the page's message and raise it."""
+        self.diverged = True
+        self.message = f"{reason}. Training stopped: press reset to start again."
+        raise DivergenceError(self.message) from None
 
     def step(self) -> None:
         """One mini-batch update."""
