@@ -239,3 +239,12 @@ def test_an_update_that_overflows_the_weights_stops_training_and_the_page_still_
         session.step()
     session.reset()
     assert not session.diverged and np.isfinite(session.network.parameter_vector).all()
+
+
+def test_a_second_upload_of_the_same_kind_replaces_the_data_and_starts_a_fresh_run():
+    session = Session()
+    session.set_upload("first.csv", csv_text(rows=40))
+    session.step()
+    session.set_upload("second.csv", csv_text(rows=60))
+    assert session.upload[0] == "second.csv" and session.steps == 0
+    assert len(session.x_train) + len(session.x_test) == 60

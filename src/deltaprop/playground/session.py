@@ -106,12 +106,16 @@ class Session:
         self._plane_units = plane_inputs(data, config.features, UNIT_GRID)
         self._record_curve()
 
-    def configure(self, changes: dict) -> None:
+    def configure(self, changes: dict, reload: bool = False) -> None:
         """Apply validated ``changes``; a change of data or network starts a fresh run, a change
-        of the optimizer a fresh optimizer, and of lr or L2 only those (training goes on)."""
+        of the optimizer a fresh optimizer, and of lr or L2 only those (training goes on).
+        ``reload`` reloads the data and starts a fresh run even when no field changed (a new
+        upload under the same configuration)."""
         previous = self.config
         config = Config.from_dict(changes, previous)
         changed = {name for name in changes if getattr(previous, name) != getattr(config, name)}
+        if reload:
+            changed.add("dataset")
         self.config = config
         try:
             if changed & set(DATA_FIELDS):
@@ -137,9 +141,11 @@ class Session:
         data = parse_csv(text, name)  # raises DataError naming the problem
         previous, self.upload = self.upload, (name, text)
         try:
-            self.configure({"dataset": "csv", "loss": self._loss_for(data)})
+            self.configure({"dataset": "csv", "loss": self._loss_for(data)}, reload=True)
         except Exception:
             self.upload = previous
+            if self.config.dataset == "csv":  # configure restored the data from the new file
+                self._load_data()
             raise
 
     def _loss_for(self, data: Dataset) -> str:
