@@ -192,3 +192,14 @@ def test_an_update_that_overflows_the_weights_says_diverged_and_keeps_the_tab(cl
         ws.send_text(json.dumps({"type": "reset"}))
         receive_until(ws, "state")
         assert receive_until(ws, "update")[-1]["message"] == ""
+
+
+def test_a_malformed_origin_is_a_foreign_one(client):
+    refused = client.get(f"/api/export?token={TOKEN}&session=x", headers={"origin": "http://["})
+    assert refused.status_code == 403 and "foreign Origin" in refused.text
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        client.websocket_connect(f"/ws?token={TOKEN}", headers={"origin": "http://["}),
+    ):
+        pass
+    assert closed.value.code == 1008

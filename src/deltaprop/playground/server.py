@@ -67,7 +67,7 @@ def create_app(token: str, allowed_hosts: set[str] | None) -> Starlette:
         if allowed_hosts is not None and host not in allowed_hosts:
             return f"unknown Host {host!r}"
         origin = scope_headers.get("origin")
-        if origin is not None and urlsplit(origin).netloc != host:
+        if origin is not None and _netloc(origin) != host:
             return f"foreign Origin {origin!r}"
         if not hmac.compare_digest(query.get("token", ""), token):
             return "missing or wrong token: open the URL the playground printed"
@@ -127,6 +127,14 @@ def create_app(token: str, allowed_hosts: set[str] | None) -> Starlette:
     )
     app.state.tabs = tabs
     return app
+
+
+def _netloc(url: str) -> str | None:
+    """The ``host:port`` of ``url``; ``None`` when it is malformed (``http://[``)."""
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return None
 
 
 def _headers() -> dict[str, str]:
