@@ -194,6 +194,14 @@ def test_an_update_that_overflows_the_weights_says_diverged_and_keeps_the_tab(cl
         assert receive_until(ws, "update")[-1]["message"] == ""
 
 
+def test_a_non_ascii_token_is_refused_not_an_error(client):
+    refused = client.get("/?token=%C3%A9")
+    assert refused.status_code == 403 and "wrong token" in refused.text
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/ws?token=%C3%A9"):
+        pass
+    assert closed.value.code == 1008
+
+
 def test_a_malformed_origin_is_a_foreign_one(client):
     refused = client.get(f"/api/export?token={TOKEN}&session=x", headers={"origin": "http://["})
     assert refused.status_code == 403 and "foreign Origin" in refused.text

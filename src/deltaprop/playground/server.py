@@ -69,7 +69,8 @@ def create_app(token: str, allowed_hosts: set[str] | None) -> Starlette:
         origin = scope_headers.get("origin")
         if origin is not None and _netloc(origin) != host:
             return f"foreign Origin {origin!r}"
-        if not hmac.compare_digest(query.get("token", ""), token):
+        # bytes: compare_digest refuses str with non-ASCII characters
+        if not hmac.compare_digest(query.get("token", "").encode(), token.encode()):
             return "missing or wrong token: open the URL the playground printed"
         return None
 
