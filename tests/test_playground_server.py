@@ -175,11 +175,11 @@ def test_the_command_refuses_a_bad_port_with_usage_status():
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_an_update_that_overflows_the_weights_says_diverged_and_keeps_the_tab(client):
+def test_an_update_that_overflows_says_diverged_keeps_the_tab_and_refuses_export(client):
     overflowing = {"dataset": "plane", "loss": "mse", "optimizer": "nesterov", "lr": 10}
     overflowing |= {"hidden": [8, 8, 8], "activation": "relu", "batch_size": 1, "seed": 1}
     with client.websocket_connect(f"/ws?token={TOKEN}") as ws:
-        receive_until(ws, "update")
+        hello = receive_until(ws, "update")[0]
         ws.send_text(json.dumps({"type": "configure", "config": overflowing}))
         receive_until(ws, "update")
         for _ in range(3):
@@ -187,6 +187,9 @@ def test_an_update_that_overflows_the_weights_says_diverged_and_keeps_the_tab(cl
         diverged = receive_until(ws, "diverged")[-1]
         assert "overflowed the parameters" in diverged["message"]
         assert "press reset" in diverged["message"]
+        export = client.get(f"/api/export?token={TOKEN}&session={hello['session']}")
+        assert export.status_code == 409 and "cannot be exported: press reset" in export.text
+        assert "\n" not in export.text and "/tmp" not in export.text
         ws.send_text(json.dumps({"type": "play"}))  # the tab still answers, with the message
         assert "press reset" in receive_until(ws, "update")[-1]["message"]
         ws.send_text(json.dumps({"type": "reset"}))

@@ -92,7 +92,10 @@ def create_app(token: str, allowed_hosts: set[str] | None) -> Starlette:
         tab = tabs.get(request.query_params.get("session", ""))
         if tab is None:
             return PlainTextResponse("no such session: reload the page", status_code=404)
-        body = await tab.run(tab.session.model_file)
+        try:
+            body = await tab.run(tab.session.model_file)
+        except DivergenceError as error:
+            return PlainTextResponse(_one_line(error), status_code=409)
         return Response(
             body,
             media_type="application/octet-stream",

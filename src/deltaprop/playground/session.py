@@ -388,6 +388,11 @@ class Session:
     # ------------------------------------------------------------------ export
     def model_file(self) -> bytes:
         """The network as a ``.safetensors`` model file, written by ``deltaprop.io.save``."""
+        if not np.isfinite(self.network.parameter_vector).all():
+            raise DivergenceError(
+                "this network diverged (its weights are NaN or infinite) and cannot be "
+                "exported: press reset, lower the learning rate and train again"
+            )
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "playground.safetensors"
             save(self.network, path)
