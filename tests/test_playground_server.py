@@ -214,3 +214,17 @@ def test_a_malformed_origin_is_a_foreign_one(client):
     ):
         pass
     assert closed.value.code == 1008
+
+
+def test_a_bad_host_names_host_and_a_taken_port_names_port():
+    from deltaprop.playground.server import serve
+
+    with pytest.raises(OSError, match=r"cannot listen on 256\.1\.1\.1:0") as bad_host:
+        serve("256.1.1.1", 0, open_browser=False)
+    assert "--host" in str(bad_host.value) and "--port" not in str(bad_host.value)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match="choose another --port"):
+            serve("127.0.0.1", port, open_browser=False)

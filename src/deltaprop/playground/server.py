@@ -10,6 +10,7 @@ session, so the event loop only moves messages. Closing the tab frees the sessio
 from __future__ import annotations
 
 import asyncio
+import errno
 import hmac
 import json
 import math
@@ -313,9 +314,13 @@ def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True, out
         listener.bind((host, port))
     except OSError as error:
         listener.close()
-        raise OSError(
-            f"cannot listen on {host}:{port}: {error.strerror}; choose another --port"
-        ) from None
+        taken = error.errno in (errno.EADDRINUSE, errno.EACCES)
+        fix = (
+            "choose another --port"
+            if taken
+            else f"check --host {host} (an address of this machine)"
+        )
+        raise OSError(f"cannot listen on {host}:{port}: {error.strerror}; {fix}") from None
     port = listener.getsockname()[1]
     token = new_token()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
