@@ -49,6 +49,8 @@ def test_the_page_needs_the_token_and_this_servers_host(client):
     assert client.get(f"/api/export?token={TOKEN}&session=nope").status_code == 404
     assert client.get("/api/export?session=nope").status_code == 403
     assert client.get("/static/app.js").status_code == 200  # code only, no data
+    rebound = client.get("/static/app.js", headers={"host": "evil.example:8000"})
+    assert rebound.status_code == 403 and "unknown Host" in rebound.text
 
 
 def test_the_websocket_refuses_a_foreign_origin_or_a_missing_token(client):

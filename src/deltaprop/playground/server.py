@@ -1,8 +1,10 @@
 """The playground's web server: the page, a WebSocket per tab, the model-file download.
 
-Safe by default: every request needs the random token the URL carries (``?token=``), the Host
-header must name this server (so a foreign site that rebinds its DNS name to 127.0.0.1 is
-refused) and a WebSocket's or download's Origin, when a browser sends one, must be this server.
+Safe by default: the Host header of every request must name this server (so a foreign site
+that rebinds its DNS name to 127.0.0.1 is refused); the page, the WebSocket and the download need
+the random token the URL carries (``?token=``), and their Origin, when a browser sends one, must
+be this server. Only ``/static`` (the package's own scripts and styles, which the page loads
+without the token and which hold no data) is served without the token.
 Each WebSocket gets its own ``Session``; its methods run in a worker thread, one at a time per
 session, so the event loop only moves messages. Closing the tab frees the session.
 """
@@ -21,6 +23,7 @@ from importlib import resources
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -62,11 +65,17 @@ def create_app(token: str, allowed_hosts: set[str] | None) -> Starlette:
     (``None`` accepts any, for ``--host 0.0.0.0``); the token is required everywhere."""
     tabs: dict[str, Tab] = {}
 
+    def unknown_host(host: str) -> str | None:
+        """``None`` when ``host`` names this server, else why it is refused."""
+        if allowed_hosts is not None and host not in allowed_hosts:
+            return f"unknown Host {host!r}"
+        return None
+
     def authorised(scope_headers: dict[str, str], query: dict[str, str]) -> str | None:
         """``None`` when the request may go on, else why not."""
         host = scope_headers.get("host", "")
-        if allowed_hosts is not None and host not in allowed_hosts:
-            return f"unknown Host {host!r}"
+        if (refused := unknown_host(host)) is not None:
+            return refused
         origin = scope_headers.get("origin")
         if origin is not None and _netloc(origin) != host:
             return f"foreign Origin {origin!r}"
@@ -122,12 +131,21 @@ def create_app(token: str, allowed_hosts: set[str] | None) -> Starlette:
         finally:
             del tabs[name]
 
+    static_files = StaticFiles(directory=str(STATIC))
+
+    async def static(scope, receive, send) -> None:
+        reason = unknown_host(Headers(scope=scope).get("host", ""))
+        if reason is None:
+            await static_files(scope, receive, send)
+        else:
+            await PlainTextResponse(reason, status_code=403)(scope, receive, send)
+
     app = Starlette(
         routes=[
             Route("/", page),
             Route("/api/export", export),
             WebSocketRoute("/ws", socket),
-            Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
+            Mount("/static", static, name="static"),
         ]
     )
     app.state.tabs = tabs
