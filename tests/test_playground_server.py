@@ -230,3 +230,19 @@ def test_a_bad_host_names_host_and_a_taken_port_names_port():
         port = taken.getsockname()[1]
         with pytest.raises(OSError, match="choose another --port"):
             serve("127.0.0.1", port, open_browser=False)
+
+
+def test_messages_sent_while_the_session_is_busy_wait_in_a_bounded_inbox(client):
+    from deltaprop.playground.server import INBOX_SIZE
+
+    with client.websocket_connect(f"/ws?token={TOKEN}") as ws:
+        tab = client.app.state.tabs[receive_until(ws, "update")[0]["session"]]
+        with tab.lock:  # the session is busy: nothing is answered meanwhile
+            for _ in range(5 * INBOX_SIZE):
+                ws.send_text(json.dumps({"type": "snippet"}))
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline:
+                assert tab.inbox.qsize() <= INBOX_SIZE
+                time.sleep(0.01)
+        for _ in range(5 * INBOX_SIZE):  # none was dropped
+            assert receive_until(ws, "snippet")[-1]["text"]

@@ -37,6 +37,9 @@ from .session import Session
 MAX_SESSIONS = 64
 PLAY_BURST = 0.05  # seconds of training between two updates while playing
 EQUATIONS_EVERY = 1.0  # seconds between refreshes of the shown equations while playing
+# messages read ahead while the session is busy; then reading stops, and the page's socket
+# buffers fill up (backpressure) instead of the server's memory
+INBOX_SIZE = 8
 STATIC = resources.files("deltaprop.playground") / "static"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -51,6 +54,7 @@ class Tab:
     session: Session
     lock: threading.Lock = field(default_factory=threading.Lock)
     unit: tuple[int, int] | None = None  # (layer, unit) whose equations the page shows
+    inbox: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=INBOX_SIZE))
 
     async def run(self, method, *args):
         def locked():
@@ -171,7 +175,7 @@ def _headers() -> dict[str, str]:
 
 async def _serve(websocket: WebSocket, name: str, tab: Tab) -> None:
     """Answer the page's messages and, while playing, send an update after every burst."""
-    inbox: asyncio.Queue = asyncio.Queue()
+    inbox = tab.inbox
 
     async def receive() -> None:
         try:
