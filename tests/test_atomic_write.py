@@ -41,9 +41,12 @@ def test_a_save_removes_the_temporary_files_of_killed_saves_to_the_same_place(tm
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], **TEXT)
     dead = int(finished.stdout)  # a process that has ended, as a killed save's has
     path = tmp_path / "model.safetensors"
-    leftovers = [f".model.safetensors.{dead}.k2j4x9.tmp", ".model.safetensors.a8Zq3_xy.tmp"]
-    running = f".model.safetensors.{os.getpid()}.inprogress.tmp"  # a save still being written
+    leftovers = [f".model.safetensors.{dead}.k2j4x9_q.tmp", ".model.safetensors.a8zq3_xy.tmp"]
+    running = f".model.safetensors.{os.getpid()}.inprogr5.tmp"  # a save still being written
+    # not names that a save makes: the user's own files stay
     unrelated = [".other.safetensors.1.tmp", "model.safetensors.tmp"]
+    unrelated += [".model.safetensors.backup.tmp", ".model.safetensors.1.tmp"]
+    unrelated += [".model.safetensors.My_Notes.tmp"]
     for name in [*leftovers, running, *unrelated]:
         (tmp_path / name).write_bytes(b"partial")
     atomic_write_bytes(path, b"new")

@@ -366,3 +366,18 @@ def test_an_epoch_of_one_step_has_its_one_gradient_norm_and_its_duration(capsys)
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
     assert lines[0].startswith("epoch 1/2: loss 1.0000")
+
+
+def test_validation_data_is_prepared_as_evaluate_prepares_it():
+    # float64 inputs and 0/1 labels for a float32 network with one sigmoid output: cast to float32
+    # and made a column for binary cross-entropy, the logged val_loss is evaluate's to the bit.
+    rng = np.random.default_rng(4)
+    X, X_val = rng.normal(size=(40, 3)), rng.normal(size=(20, 3))
+    y, y_val = (X[:, 0] > 0).astype(int), (X_val[:, 0] > 0).astype(int)
+    net = dp.Network.from_sizes([3, 4, 1], output="sigmoid", loss="bce")
+    history = net.fit(X, y, epochs=1, validation_data=(X_val, y_val), optimizer=dp.SGD(lr=0.1))
+    result = net.evaluate(X_val, y_val)
+    assert history.val_loss == [result["loss"]] and history.val_accuracy == [result["accuracy"]]
+    # ... and checked by the loss's rules: one sigmoid output takes labels 0 and 1 only.
+    with pytest.raises(dp.ValidationError, match="one sigmoid output"):
+        net.fit(X, y, epochs=1, validation_data=(X_val, np.arange(20) % 3))

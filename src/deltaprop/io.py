@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
 import struct
 import tempfile
@@ -158,19 +159,21 @@ def remove_stale_temporaries(path: Path) -> None:
     A temporary file names the process that wrote it; one whose process still runs belongs to
     a save in progress and is kept.
     """
-    prefix = f".{path.name}."
+    # Only names that mkstemp makes (8 characters of [a-z0-9_]), with the writer's process id or,
+    # from older versions, without one: any other hidden .tmp file may be the user's own.
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(\d+)\.)?[a-z0-9_]{{8}}\.tmp")
     directory = path.parent if str(path.parent) else Path(".")
     try:
         candidates = [
-            entry
+            (entry, match)
             for entry in os.scandir(directory)
-            if entry.name.startswith(prefix) and entry.name.endswith(".tmp")
+            if (match := pattern.fullmatch(entry.name))
         ]
     except OSError:
         return
-    for entry in candidates:
-        writer = entry.name[len(prefix) :].split(".")[0]
-        if writer.isdigit() and _running(int(writer)):
+    for entry, match in candidates:
+        writer = match.group(1)
+        if writer is not None and _running(int(writer)):
             continue
         with contextlib.suppress(OSError):  # gone already, or not ours: the save goes on
             os.unlink(entry.path)
@@ -505,6 +508,19 @@ def _matching(path, layers, dtype: np.dtype, tensors: dict, allow_extra: tuple |
     return [(tensors[w], tensors[b]) for w, b in _layer_names(layers)]
 
 
+def read_checkpoint(
+    path: str | Path, written_by: str = "fit(..., checkpoint=...)"
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """``read_file`` for a checkpoint: a model file is refused, naming what writes checkpoints."""
+    document, tensors = read_file(path)
+    if document.get("kind") != "checkpoint":
+        raise ModelFileError(
+            f"{path} is a model file, not a checkpoint: resume needs the file written by "
+            f"{written_by}"
+        )
+    return document, tensors
+
+
 def load_checkpoint(
     path: str | Path, network: Network, optimizer: Optimizer
 ) -> tuple[History, Position]:
@@ -513,12 +529,7 @@ def load_checkpoint(
     The checkpoint must have been written for the same architecture and optimizer type.
     Everything is checked before anything changes: a refused file leaves both untouched.
     """
-    document, tensors = read_file(path)
-    if document.get("kind") != "checkpoint":
-        raise ModelFileError(
-            f"{path} is a model file, not a checkpoint: resume needs the file written by "
-            "fit(..., checkpoint=...)"
-        )
+    document, tensors = read_checkpoint(path)
     try:
         layers = document["architecture"]["layers"]
         saved_dtype = document["architecture"]["dtype"]

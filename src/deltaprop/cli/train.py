@@ -239,14 +239,9 @@ def check_usage(settings: dict) -> None:
 
 def checkpoint_settings(path: str) -> dict:
     """The network, optimizer and batch size a checkpoint was written with, as settings."""
-    from ..io import read_file
+    from ..io import read_checkpoint
 
-    document, _ = read_file(path)
-    if document.get("kind") != "checkpoint":
-        raise DeltapropError(
-            f"--resume {path} is a model file, not a checkpoint: give the file written by "
-            "--checkpoint"
-        )
+    document, _ = read_checkpoint(path, written_by="--checkpoint")
     try:
         spec = document["architecture"]
         layers = spec["layers"]
