@@ -66,7 +66,8 @@ class Tab:
 
 def create_app(token: str, allowed_hosts: set[str] | None) -> Starlette:
     """The ASGI app. ``allowed_hosts`` are ``host:port`` values the Host header may carry
-    (``None`` accepts any, for ``--host 0.0.0.0``); the token is required everywhere."""
+    (``None`` accepts any, for ``--host 0.0.0.0``); the token is required everywhere but on
+    ``/static``, which checks the Host only."""
     tabs: dict[str, Tab] = {}
 
     def unknown_host(host: str) -> str | None:
