@@ -12,6 +12,8 @@ with the parameters from just before the bad step.
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 
@@ -99,4 +101,44 @@ def test_an_update_beyond_the_float_range_is_named_and_the_old_checkpoint_kept(t
     message = str(raised.value)
     assert "update before epoch 1, step 2 overflowed the parameters" in message
     assert "learning rate 1e+308" in message and f"{path} is untouched" in message
+    assert path.read_bytes() == before
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("engine", ["numpy", "compiled"])
+def test_an_overflow_in_the_last_update_is_not_returned_as_a_trained_network(tmp_path, engine):
+    """One batch, lr=1e38 in float32: the only update, the last, overflows the parameters."""
+    path = tmp_path / "run.ckpt"
+    network = dp.Network.from_sizes([4, 1], output=None, loss="mse", engine=engine)
+    targets = np.full(40, 100.0)
+    network.fit(X, targets, epochs=1, batch_size=40, checkpoint=path)
+    before = path.read_bytes()
+    with pytest.raises(dp.DivergenceError) as raised:
+        network.fit(X, targets, epochs=2, batch_size=40, optimizer=dp.SGD(lr=1e38), checkpoint=path)
+    message = str(raised.value)
+    assert "update at epoch 1, step 1 overflowed the parameters" in message
+    assert "learning rate 1e+38" in message and f"{path} is untouched" in message
+    assert path.read_bytes() == before  # no checkpoint from non-finite parameters
+
+
+class Interrupting(dp.SGD):
+    """SGD that sends this process SIGINT right after its first update, as Ctrl-C would."""
+
+    def step(self, params, grads):
+        super().step(params, grads)
+        if self.iterations == 1:
+            signal.raise_signal(signal.SIGINT)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_an_interruption_after_an_overflowing_update_writes_no_checkpoint(tmp_path):
+    path = tmp_path / "run.ckpt"
+    network = dp.Network.from_sizes([4, 1], output=None, loss="mse")
+    targets = np.full(40, 100.0)
+    network.fit(X, targets, epochs=1, batch_size=20, checkpoint=path)
+    before = path.read_bytes()
+    with pytest.raises(dp.DivergenceError, match="update at epoch 1, step 1 overflowed"):
+        network.fit(
+            X, targets, epochs=2, batch_size=20, optimizer=Interrupting(lr=1e38), checkpoint=path
+        )
     assert path.read_bytes() == before

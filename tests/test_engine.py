@@ -159,6 +159,17 @@ def test_layers_moved_into_another_network_leave_both_consistent():
     assert second.n_parameters() == first.n_parameters()
 
 
+def test_the_parameter_vector_of_a_network_whose_layers_moved_is_current():
+    first = dp.Network.from_sizes([4, 5, 3], seed=1)
+    second = dp.Network(first.layers, seed=2)  # the layers now view second's vector
+    second.layers[0].weights[...] = 3.0
+    vector = first.parameter_vector
+    np.testing.assert_array_equal(vector[:20], 3)
+    np.testing.assert_array_equal(vector, np.concatenate([p.ravel() for p in first.parameters()]))
+    for layer in first.layers:
+        assert layer.weights.base is vector and layer.bias.base is vector
+
+
 def test_a_copied_optimizer_keeps_its_state_in_one_vector_of_its_own():
     X, Y = regression()
     net, _ = trained("numpy", "relu", dp.Adam(lr=0.01), epochs=1)
@@ -183,6 +194,26 @@ def test_training_gives_the_same_bits_on_both_engines(hidden, name):
     assert compiled.parameter_vector.tobytes() == reference.parameter_vector.tobytes()
     assert history.loss == expected.loss
     assert compiled.rng.bit_generator.state == reference.rng.bit_generator.state
+
+
+@needs_numba
+def test_both_engines_use_an_alpha_changed_after_training_began():
+    X, Y = regression()
+    nets = []
+    for engine in ("numpy", "compiled"):
+        net = dp.Network.from_sizes(
+            [6, 16, 8, 3], hidden="leaky_relu", output="identity", loss="mse", seed=4,
+            engine=engine,
+        )  # fmt: skip
+        net.fit(X, Y, epochs=1, batch_size=16, optimizer=dp.SGD(lr=0.05))
+        for layer in net.layers[:-1]:
+            layer.activation.alpha = 0.5
+        history = net.fit(X, Y, epochs=1, batch_size=16, optimizer=dp.SGD(lr=0.05))
+        nets.append((net, history))
+    (reference, expected), (compiled, history) = nets
+    assert compiled.parameter_vector.tobytes() == reference.parameter_vector.tobytes()
+    assert history.loss == expected.loss
+    assert compiled.forward(X).tobytes() == reference.forward(X).tobytes()
 
 
 @needs_numba

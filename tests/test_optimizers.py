@@ -1,6 +1,7 @@
 """Each optimizer's first steps against updates computed by hand."""
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -142,3 +143,23 @@ def test_a_step_moves_the_parameters_and_saves_only_the_moment_estimates():
     assert not np.array_equal(params[0], before)
     assert optimizer.state_dict()["iterations"] == 1
     assert set(optimizer.state_dict()["state"]) == {"m", "v"}  # no scratch array is saved
+
+
+@pytest.mark.parametrize("engine", ["numpy", "compiled"])
+def test_a_pickled_optimizer_goes_on_saving_the_state_it_trains_with(engine):
+    rng = np.random.default_rng(0)
+    X = rng.random((32, 3)).astype(np.float32)
+    Y = X @ rng.random((3, 2)).astype(np.float32)
+    net = dp.Network.from_sizes([3, 5, 2], output=None, loss="mse", engine=engine)
+    optimizer = dp.Adam(lr=0.01)
+    net.fit(X, Y, epochs=1, batch_size=8, optimizer=optimizer)
+    twin, twin_optimizer = pickle.loads(pickle.dumps((net, optimizer)))
+    for network, opt in ((net, optimizer), (twin, twin_optimizer)):
+        network.fit(X, Y, epochs=2, batch_size=8, optimizer=opt)
+    assert twin.parameter_vector.tobytes() == net.parameter_vector.tobytes()
+    saved, twin_saved = optimizer.state_dict(), twin_optimizer.state_dict()
+    assert twin_saved["iterations"] == saved["iterations"] == 12
+    assert twin_saved["state"].keys() == saved["state"].keys() == {"m", "v"}
+    for slot, arrays in saved["state"].items():
+        for mine, theirs in zip(twin_saved["state"][slot], arrays, strict=True):
+            np.testing.assert_array_equal(mine, theirs)  # the saved views follow the updates

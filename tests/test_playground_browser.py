@@ -4,12 +4,14 @@ Screenshots of the main states go to out/playground/ (gitignored). Without Chrom
 skip with the command that installs it; in CI (CI=true) they fail instead.
 """
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -229,3 +231,19 @@ def test_a_diverging_run_stops_and_says_so(page):
     assert "Lower the learning rate" in page.get_by_test_id("status").text_content()
     assert number(page, "steps") > 0  # the counters show where it stopped
     shot(page, "diverged")
+
+
+def test_exporting_an_overflowed_network_says_why_in_the_status_line(page, server):
+    overflowing = {"dataset": "plane", "loss": "mse", "optimizer": "nesterov", "lr": 10}
+    overflowing |= {"hidden": [8, 8, 8], "activation": "relu", "batch_size": 1, "seed": 1}
+    page.goto(f"{server}#config={urllib.parse.quote(json.dumps(overflowing))}")
+    page.reload()  # the page reads the linked configuration when it loads
+    until(page, "document.getElementById('optimizer').value === 'nesterov'")
+    until(page, "document.getElementById('loss-test').textContent !== '–'")
+    for _ in range(3):
+        page.get_by_test_id("step").click()
+    until(page, "document.getElementById('status').textContent.includes('overflowed')")
+    page.get_by_test_id("export").click()
+    until(page, "document.getElementById('status').textContent.includes('cannot be exported')")
+    # Chromium logs the refused request (409) as a console error: that one is expected
+    page.errors[:] = [text for text in page.errors if "409" not in text]

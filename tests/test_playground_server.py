@@ -49,6 +49,8 @@ def test_the_page_needs_the_token_and_this_servers_host(client):
     assert client.get(f"/api/export?token={TOKEN}&session=nope").status_code == 404
     assert client.get("/api/export?session=nope").status_code == 403
     assert client.get("/static/app.js").status_code == 200  # code only, no data
+    rebound = client.get("/static/app.js", headers={"host": "evil.example:8000"})
+    assert rebound.status_code == 403 and "unknown Host" in rebound.text
 
 
 def test_the_websocket_refuses_a_foreign_origin_or_a_missing_token(client):
@@ -172,3 +174,75 @@ def test_the_command_refuses_a_bad_port_with_usage_status():
     from deltaprop.cli import main
 
     assert main(["playground", "--port", "70000", "--no-browser"]) == 2
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_an_update_that_overflows_says_diverged_keeps_the_tab_and_refuses_export(client):
+    overflowing = {"dataset": "plane", "loss": "mse", "optimizer": "nesterov", "lr": 10}
+    overflowing |= {"hidden": [8, 8, 8], "activation": "relu", "batch_size": 1, "seed": 1}
+    with client.websocket_connect(f"/ws?token={TOKEN}") as ws:
+        hello = receive_until(ws, "update")[0]
+        ws.send_text(json.dumps({"type": "configure", "config": overflowing}))
+        receive_until(ws, "update")
+        for _ in range(3):
+            ws.send_text(json.dumps({"type": "step"}))
+        diverged = receive_until(ws, "diverged")[-1]
+        assert "overflowed the parameters" in diverged["message"]
+        assert "press reset" in diverged["message"]
+        export = client.get(f"/api/export?token={TOKEN}&session={hello['session']}")
+        assert export.status_code == 409 and "cannot be exported: press reset" in export.text
+        assert "\n" not in export.text and "/tmp" not in export.text
+        ws.send_text(json.dumps({"type": "play"}))  # the tab still answers, with the message
+        assert "press reset" in receive_until(ws, "update")[-1]["message"]
+        ws.send_text(json.dumps({"type": "reset"}))
+        receive_until(ws, "state")
+        assert receive_until(ws, "update")[-1]["message"] == ""
+
+
+def test_a_non_ascii_token_is_refused_not_an_error(client):
+    refused = client.get("/?token=%C3%A9")
+    assert refused.status_code == 403 and "wrong token" in refused.text
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/ws?token=%C3%A9"):
+        pass
+    assert closed.value.code == 1008
+
+
+def test_a_malformed_origin_is_a_foreign_one(client):
+    refused = client.get(f"/api/export?token={TOKEN}&session=x", headers={"origin": "http://["})
+    assert refused.status_code == 403 and "foreign Origin" in refused.text
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        client.websocket_connect(f"/ws?token={TOKEN}", headers={"origin": "http://["}),
+    ):
+        pass
+    assert closed.value.code == 1008
+
+
+def test_a_bad_host_names_host_and_a_taken_port_names_port():
+    from deltaprop.playground.server import serve
+
+    with pytest.raises(OSError, match=r"cannot listen on 256\.1\.1\.1:0") as bad_host:
+        serve("256.1.1.1", 0, open_browser=False)
+    assert "--host" in str(bad_host.value) and "--port" not in str(bad_host.value)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match="choose another --port"):
+            serve("127.0.0.1", port, open_browser=False)
+
+
+def test_messages_sent_while_the_session_is_busy_wait_in_a_bounded_inbox(client):
+    from deltaprop.playground.server import INBOX_SIZE
+
+    with client.websocket_connect(f"/ws?token={TOKEN}") as ws:
+        tab = client.app.state.tabs[receive_until(ws, "update")[0]["session"]]
+        with tab.lock:  # the session is busy: nothing is answered meanwhile
+            for _ in range(5 * INBOX_SIZE):
+                ws.send_text(json.dumps({"type": "snippet"}))
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline:
+                assert tab.inbox.qsize() <= INBOX_SIZE
+                time.sleep(0.01)
+        for _ in range(5 * INBOX_SIZE):  # none was dropped
+            assert receive_until(ws, "snippet")[-1]["text"]

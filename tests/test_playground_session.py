@@ -212,3 +212,39 @@ def test_parse_csv_maps_labels_to_classes_in_sorted_order():
     data = parse_csv(csv_text(label=lambda i: [5, -1][i % 2]), train_ratio=0.5)
     assert data.class_names == ["-1", "5"] and data.n_classes == 2
     assert set(np.unique(np.concatenate([data.y_train, data.y_test]))) == {0, 1}
+
+
+OVERFLOWING = Config(
+    dataset="plane",
+    loss="mse",
+    optimizer="nesterov",
+    lr=10.0,
+    hidden=[8, 8, 8],
+    activation="relu",
+    batch_size=1,
+    seed=1,
+)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_an_update_that_overflows_the_weights_stops_training_and_the_page_still_updates():
+    session = Session(OVERFLOWING)
+    with pytest.raises(DivergenceError, match=r"infinity.*press reset"):
+        for _ in range(3):
+            session.step()
+    assert session.diverged and "press reset" in session.message
+    update = session.update()  # the maps of an unusable network, not an exception
+    assert update["message"] == session.message
+    with pytest.raises(DivergenceError, match="press reset"):
+        session.step()
+    session.reset()
+    assert not session.diverged and np.isfinite(session.network.parameter_vector).all()
+
+
+def test_a_second_upload_of_the_same_kind_replaces_the_data_and_starts_a_fresh_run():
+    session = Session()
+    session.set_upload("first.csv", csv_text(rows=40))
+    session.step()
+    session.set_upload("second.csv", csv_text(rows=60))
+    assert session.upload[0] == "second.csv" and session.steps == 0
+    assert len(session.x_train) + len(session.x_test) == 60

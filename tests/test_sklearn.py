@@ -169,6 +169,22 @@ def test_partial_fit_needs_classes_then_continues(iris):
         clf.partial_fit(X[:2], np.array(["setosa", "rose"]))
 
 
+def test_a_pickled_classifier_continues_with_partial_fit_as_the_original(iris):
+    X, y = iris
+    clf = DeltapropClassifier(hidden_layer_sizes=(8,), optimizer="adam", random_state=0)
+    clf.partial_fit(X[::2], y[::2], classes=np.unique(y))
+    copy = pickle.loads(pickle.dumps(clf))
+    for estimator in (clf, copy):
+        estimator.partial_fit(X[1::2], y[1::2])
+        estimator.partial_fit(X[::2], y[::2])
+    np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
+    assert copy.loss_curve_ == clf.loss_curve_
+    saved, copy_saved = clf._optimizer.state_dict(), copy._optimizer.state_dict()
+    for slot, arrays in saved["state"].items():
+        for mine, theirs in zip(copy_saved["state"][slot], arrays, strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+
+
 def test_early_stopping_restores_the_best_validation_epoch(iris):
     X, y = iris
     clf = DeltapropClassifier(

@@ -52,18 +52,31 @@ def _rowwise(array: np.ndarray) -> np.ndarray:
     return array.T if array.flags.f_contiguous else array
 
 
+def _alphas(layers, dtype) -> list:
+    """Each layer's activation's ``alpha`` (leaky ReLU's slope, ...) in ``dtype``, 0 if none."""
+    return [dtype(getattr(layer.activation, "alpha", 0.0)) for layer in layers]
+
+
 class _Plan:
     """What the kernels need to know of each layer, worked out once per set of activations."""
 
     def __init__(self, layers, dtype):
+        self.dtype = dtype
         self.activations = [layer.activation for layer in layers]
         self.kinds = [_kind(activation) for activation in self.activations]
-        self.alphas = [dtype(getattr(activation, "alpha", 0.0)) for activation in self.activations]
+        self.alphas = _alphas(layers, dtype)
         self.softmax_output = isinstance(self.activations[-1], Softmax)
 
     def fits(self, layers) -> bool:
-        return len(layers) == len(self.activations) and all(
-            layer.activation is activation for layer, activation in zip(layers, self.activations)
+        """Whether the layers still have these activations, with these alphas: an alpha is a
+        plain attribute that a user may change (``activation.alpha = 0.5``) between passes."""
+        return (
+            len(layers) == len(self.activations)
+            and all(
+                layer.activation is activation
+                for layer, activation in zip(layers, self.activations)
+            )
+            and _alphas(layers, self.dtype) == self.alphas
         )
 
 
@@ -81,7 +94,7 @@ class CompiledEngine:
         self._decays: dict[tuple[int, float], np.ndarray] = {}
 
     def plan(self) -> _Plan:
-        """The layers' plan, redone when an activation was replaced since."""
+        """The layers' plan, redone when an activation or its alpha was changed since."""
         layers = self.network.layers
         if not self._plan.fits(layers):
             self._plan = _Plan(layers, self.dtype)

@@ -177,26 +177,31 @@ class Network:
         They are views of ``parameter_vector``, which the returned list carries, so that
         ``Optimizer.step`` updates them all in one pass.
         """
-        self._check_packed()
         return Parameters(self.parameter_vector, self.layout, self.passes.fused_update)
 
     def n_parameters(self) -> int:
         return self.layout.size
 
     # ----------------------------------------------------------------- the parameter vector
+    @property
+    def parameter_vector(self) -> np.ndarray:
+        """Every W^l and b^l, shape ``(n_parameters(),)``; the layers' arrays are its views."""
+        self._check_packed()
+        return self._parameter_vector
+
     def _pack(self) -> None:
         """Copy every W^l and b^l into one new vector and make the layers' arrays its views."""
         self.layout = Layout.of_layers(self.layers)
         arrays = [array for layer in self.layers for array in (layer.weights, layer.bias)]
         dtype = arrays[0].dtype
-        self.parameter_vector = self.layout.pack(arrays, dtype)
-        for layer, (weights, bias) in zip(self.layers, self.layout.pairs(self.parameter_vector)):
+        self._parameter_vector = vector = self.layout.pack(arrays, dtype)
+        for layer, (weights, bias) in zip(self.layers, self.layout.pairs(vector)):
             layer._bind(weights, bias)
 
     def _check_packed(self) -> None:
         """Re-pack when a layer's arrays stopped being views of the vector (the layer was put
         into another network since), so that the vector and the layers never disagree."""
-        vector = self.parameter_vector
+        vector = self._parameter_vector
         if any(layer.weights.base is not vector or layer.bias.base is not vector
                for layer in self.layers):  # fmt: skip
             self._pack()
@@ -416,13 +421,17 @@ class Network:
         return clone
 
     def __deepcopy__(self, memo: dict) -> Network:
-        # deepcopy copies each view on its own: re-pack the copies into a vector of the clone's.
+        # deepcopy would copy the vector and each of its views on its own: copy the vector once
+        # and hand the clone's layers the views of that copy in place of their arrays.
         clone = object.__new__(type(self))
         memo[id(self)] = clone
+        vector = self.parameter_vector.copy()
+        memo[id(self._parameter_vector)] = vector
+        for layer, (weights, bias) in zip(self.layers, self.layout.pairs(vector)):
+            memo[id(layer.weights)], memo[id(layer.bias)] = weights, bias
         for name, value in vars(self).items():
             if name != "_passes":  # an engine belongs to its network; the clone makes its own
                 setattr(clone, name, _copy.deepcopy(value, memo))
-        clone._pack()
         return clone
 
     def _cast(self, dtype: np.dtype) -> None:

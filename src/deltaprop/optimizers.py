@@ -14,7 +14,6 @@ fused compiled loop when the network's engine offers it (``compiled.py``).
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Sequence
 
@@ -177,14 +176,19 @@ class Optimizer:
         self.iterations = int(state["iterations"])
         self._set_state(state["state"])
 
-    def __deepcopy__(self, memo: dict) -> Optimizer:
-        # deepcopy copies each view of a state vector on its own: pack the copies again.
-        clone = object.__new__(type(self))
-        memo[id(self)] = clone
-        for name, value in vars(self).items():
-            setattr(clone, name, copy.deepcopy(value, memo))
-        clone._set_state(clone.state)
-        return clone
+    def __getstate__(self) -> dict:
+        # Pickle and deepcopy store each view of a state vector on its own, apart from the
+        # vector: keep only the views, from which __setstate__ packs one vector per slot again
+        # (else the steps would update vectors that ``state`` no longer views).
+        kept = dict(vars(self))
+        for name in ("_vectors", "_scratch_arrays", "_checked_layouts"):
+            kept.pop(name, None)
+        return kept
+
+    def __setstate__(self, state: dict) -> None:
+        vars(self).update(state)
+        self._scratch_arrays = {}
+        self._set_state(self.state)
 
     def config(self) -> dict:
         """The constructor arguments (without the schedule) that rebuild this optimizer."""

@@ -260,7 +260,9 @@ def fit(
     ------
     DivergenceError
         When a loss or gradient becomes NaN or infinite; the parameters from before that step
-        are kept in memory. The checkpoint file is left as the last epoch boundary wrote it:
+        are kept in memory. Also when an update, the last one of a ``fit`` too, overflows the
+        parameters: then no finite ones are left, and no checkpoint is written from them.
+        The checkpoint file is left as the last epoch boundary wrote it:
         the kept parameters give that non-finite loss by construction, so that earlier
         checkpoint is the one to resume from, with a lower learning rate.
     TrainingInterrupted
@@ -429,6 +431,7 @@ class _Run:
         for step, xb, tb in self.batches(order, position.step):
             if stop.signal is not None:
                 bar.close()
+                self._check_parameters(position)  # never checkpoint what the last update broke
                 return False
             work = self.workspace(len(xb))
             # Overflow is reported as a DivergenceError below, not as NumPy warnings.
@@ -453,28 +456,40 @@ class _Run:
             position.step = step + 1
             bar.update(position, self.epoch_started)
         bar.close()
+        # Each step checks the loss and gradient before its update, so nothing else would see
+        # the last update of an epoch overflow: check what it left, in one pass, here.
+        self._check_parameters(position)
         return True
+
+    def _check_parameters(self, position: Position) -> None:
+        """Raise when the update of step ``position.step`` left a NaN or infinite parameter."""
+        if position.step and not all_finite(self.network.parameter_vector):
+            raise self._overflow(f"the update at epoch {position.epoch + 1}, step {position.step}")
 
     def _check_finite(self, loss: float, gradient, epoch: int, step: int) -> None:
         """``gradient`` is ``[∂L/∂W^1, ∂L/∂b^1, ...]``, views of one vector checked at once."""
         if math.isfinite(loss) and all_finite(gradient.vector):
             return
-        if not np.isfinite(self.network.parameter_vector).all():
+        if not all_finite(self.network.parameter_vector):
             # Only an update larger than the float range gets here: loss and gradient were
             # finite at the step before, so there are no finite parameters left to keep.
-            optimizer = self.optimizer
-            lr = optimizer.schedule(optimizer.lr, max(optimizer.iterations - 1, 0))
-            raise DivergenceError(
-                f"training diverged: the update before epoch {epoch + 1}, step {step + 1} "
-                f"overflowed the parameters to infinity (learning rate {lr:g}); "
-                "the network is unusable. Lower the learning "
-                "rate by orders of magnitude or clip gradients (clip_norm=1.0)"
-            )
+            raise self._overflow(f"the update before epoch {epoch + 1}, step {step + 1}")
         what = "loss" if not math.isfinite(loss) else "gradient"
         raise DivergenceError(
             f"training diverged: the {what} became NaN or infinite at epoch {epoch + 1}, "
             f"step {step + 1}; the parameters from before this step are kept. Lower the "
             "learning rate or clip gradients (clip_norm=1.0)"
+        )
+
+    def _overflow(self, update: str) -> DivergenceError:
+        """The error for ``update`` (e.g. "the update at epoch 2, step 5") having made the
+        parameters non-finite: no finite parameters are left, only the last checkpoint."""
+        optimizer = self.optimizer
+        lr = optimizer.schedule(optimizer.lr, max(optimizer.iterations - 1, 0))
+        return DivergenceError(
+            f"training diverged: {update} overflowed the parameters to infinity (learning rate "
+            f"{lr:g}); the network is unusable. Lower the learning rate by orders of magnitude "
+            "or clip gradients (clip_norm=1.0)"
         )
 
     def finish_epoch(self, position, history, verbose, epochs) -> dict[str, float]:

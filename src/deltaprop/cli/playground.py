@@ -6,26 +6,27 @@ import argparse
 import textwrap
 
 from ..errors import MissingDependencyError
+from .common import add_parser
 
-EXAMPLES = """examples:
-  deltaprop playground                      (127.0.0.1, a free port, opens the browser)
-  deltaprop playground --port 8000 --no-browser
-  deltaprop playground --host 0.0.0.0       (reachable from other machines: warns)
-"""
+EXAMPLES = [
+    "deltaprop playground                      (127.0.0.1, a free port, opens the browser)",
+    "deltaprop playground --port 8000 --no-browser",
+    "deltaprop playground --host 0.0.0.0       (reachable from other machines: warns)",
+]
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = add_parser(
+        subparsers,
         "playground",
-        help="build, train and step through backpropagation in the browser",
-        description=textwrap.fill(
+        "build, train and step through backpropagation in the browser",
+        textwrap.fill(
             "Start a local web server with the playground and open it in the browser: pick a "
             "data set, edit the network, train it with deltaprop and click any unit to see the "
             "backpropagation equations with its numbers. The first line printed is the URL "
             "(with its access token). Ctrl-C stops the server."
         ),
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        EXAMPLES,
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"

@@ -10,10 +10,10 @@ mapped to 0..255 between the map's ``low`` and ``high``.
 from __future__ import annotations
 
 import base64
+import copy
 
 import numpy as np
 
-from ..layers import Dense
 from ..network import Network
 from .datasets import Dataset
 from .features import input_features
@@ -36,11 +36,11 @@ def plane_inputs(data: Dataset, features: list[str], size: int) -> np.ndarray:
 
 def truncated(network: Network, depth: int) -> Network:
     """A network of copies of ``network``'s first ``depth`` layers (its outputs are a^depth)."""
-    layers = []
-    for layer in network.layers[:depth]:
-        copy = Dense(layer.n_in, layer.n_out, activation=layer.activation)
-        copy.weights, copy.bias = layer.weights, layer.bias
-        layers.append(copy)
+    # deepcopy keeps the values as they are: a diverged network's NaN weights still give maps
+    # (encode shows them as 0), where the validating setters would refuse them
+    layers = copy.deepcopy(network.layers[:depth])
+    for layer in layers:
+        layer.dropout = 0.0  # maps are inference; the last layer here may be a hidden one
     return Network(layers, loss="mse", dtype=network.dtype)
 
 

@@ -1,8 +1,10 @@
 """The playground's web server: the page, a WebSocket per tab, the model-file download.
 
-Safe by default: every request needs the random token the URL carries (``?token=``), the Host
-header must name this server (so a foreign site that rebinds its DNS name to 127.0.0.1 is
-refused) and a WebSocket's or download's Origin, when a browser sends one, must be this server.
+Safe by default: the Host header of every request must name this server (so a foreign site
+that rebinds its DNS name to 127.0.0.1 is refused); the page, the WebSocket and the download need
+the random token the URL carries (``?token=``), and their Origin, when a browser sends one, must
+be this server. Only ``/static`` (the package's own scripts and styles, which the page loads
+without the token and which hold no data) is served without the token.
 Each WebSocket gets its own ``Session``; its methods run in a worker thread, one at a time per
 session, so the event loop only moves messages. Closing the tab frees the session.
 """
@@ -10,6 +12,7 @@ session, so the event loop only moves messages. Closing the tab frees the sessio
 from __future__ import annotations
 
 import asyncio
+import errno
 import hmac
 import json
 import math
@@ -20,6 +23,7 @@ from importlib import resources
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -33,6 +37,9 @@ from .session import Session
 MAX_SESSIONS = 64
 PLAY_BURST = 0.05  # seconds of training between two updates while playing
 EQUATIONS_EVERY = 1.0  # seconds between refreshes of the shown equations while playing
+# messages read ahead while the session is busy; then reading stops, and the page's socket
+# buffers fill up (backpressure) instead of the server's memory
+INBOX_SIZE = 8
 STATIC = resources.files("deltaprop.playground") / "static"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -47,6 +54,7 @@ class Tab:
     session: Session
     lock: threading.Lock = field(default_factory=threading.Lock)
     unit: tuple[int, int] | None = None  # (layer, unit) whose equations the page shows
+    inbox: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=INBOX_SIZE))
 
     async def run(self, method, *args):
         def locked():
@@ -58,18 +66,26 @@ class Tab:
 
 def create_app(token: str, allowed_hosts: set[str] | None) -> Starlette:
     """The ASGI app. ``allowed_hosts`` are ``host:port`` values the Host header may carry
-    (``None`` accepts any, for ``--host 0.0.0.0``); the token is required everywhere."""
+    (``None`` accepts any, for ``--host 0.0.0.0``); the token is required everywhere but on
+    ``/static``, which checks the Host only."""
     tabs: dict[str, Tab] = {}
+
+    def unknown_host(host: str) -> str | None:
+        """``None`` when ``host`` names this server, else why it is refused."""
+        if allowed_hosts is not None and host not in allowed_hosts:
+            return f"unknown Host {host!r}"
+        return None
 
     def authorised(scope_headers: dict[str, str], query: dict[str, str]) -> str | None:
         """``None`` when the request may go on, else why not."""
         host = scope_headers.get("host", "")
-        if allowed_hosts is not None and host not in allowed_hosts:
-            return f"unknown Host {host!r}"
+        if (refused := unknown_host(host)) is not None:
+            return refused
         origin = scope_headers.get("origin")
-        if origin is not None and urlsplit(origin).netloc != host:
+        if origin is not None and _netloc(origin) != host:
             return f"foreign Origin {origin!r}"
-        if not hmac.compare_digest(query.get("token", ""), token):
+        # bytes: compare_digest refuses str with non-ASCII characters
+        if not hmac.compare_digest(query.get("token", "").encode(), token.encode()):
             return "missing or wrong token: open the URL the playground printed"
         return None
 
@@ -91,7 +107,10 @@ def create_app(token: str, allowed_hosts: set[str] | None) -> Starlette:
         tab = tabs.get(request.query_params.get("session", ""))
         if tab is None:
             return PlainTextResponse("no such session: reload the page", status_code=404)
-        body = await tab.run(tab.session.model_file)
+        try:
+            body = await tab.run(tab.session.model_file)
+        except DivergenceError as error:
+            return PlainTextResponse(_one_line(error), status_code=409)
         return Response(
             body,
             media_type="application/octet-stream",
@@ -117,16 +136,33 @@ def create_app(token: str, allowed_hosts: set[str] | None) -> Starlette:
         finally:
             del tabs[name]
 
+    static_files = StaticFiles(directory=str(STATIC))
+
+    async def static(scope, receive, send) -> None:
+        reason = unknown_host(Headers(scope=scope).get("host", ""))
+        if reason is None:
+            await static_files(scope, receive, send)
+        else:
+            await PlainTextResponse(reason, status_code=403)(scope, receive, send)
+
     app = Starlette(
         routes=[
             Route("/", page),
             Route("/api/export", export),
             WebSocketRoute("/ws", socket),
-            Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
+            Mount("/static", static, name="static"),
         ]
     )
     app.state.tabs = tabs
     return app
+
+
+def _netloc(url: str) -> str | None:
+    """The ``host:port`` of ``url``; ``None`` when it is malformed (``http://[``)."""
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return None
 
 
 def _headers() -> dict[str, str]:
@@ -140,7 +176,7 @@ def _headers() -> dict[str, str]:
 
 async def _serve(websocket: WebSocket, name: str, tab: Tab) -> None:
     """Answer the page's messages and, while playing, send an update after every burst."""
-    inbox: asyncio.Queue = asyncio.Queue()
+    inbox = tab.inbox
 
     async def receive() -> None:
         try:
@@ -161,7 +197,7 @@ async def _serve(websocket: WebSocket, name: str, tab: Tab) -> None:
                 except DivergenceError as error:
                     playing = False
                     await _send(websocket, {"type": "diverged", "message": str(error)})
-                    await _send(websocket, await tab.run(session.update))  # where it stopped
+                    await _send_safely(websocket, tab, session.update)  # where it stopped
                     continue
                 update["playing"] = True
                 await _send(websocket, update)
@@ -183,8 +219,8 @@ async def _serve(websocket: WebSocket, name: str, tab: Tab) -> None:
             except (DeltapropError, ValueError) as error:
                 error_type = "upload_error" if kind == "upload" else "error"
                 await _send(websocket, {"type": error_type, "message": _one_line(error)})
-                if error_type == "error":
-                    await _send_state(websocket, tab)  # the page's controls show the real state
+                if error_type == "error":  # the page's controls show the real state
+                    await _send_safely(websocket, tab, session.state, session.update)
     finally:
         receiver.cancel()
 
@@ -244,6 +280,16 @@ async def _send_state(websocket: WebSocket, tab: Tab) -> None:
     await _send(websocket, await tab.run(tab.session.update))
 
 
+async def _send_safely(websocket: WebSocket, tab: Tab, *methods) -> None:
+    """Send what each of ``methods`` (of the session) returns, from an error handler: an error
+    there is reported as one line instead of escaping the handler and closing the socket."""
+    try:
+        for method in methods:
+            await _send(websocket, await tab.run(method))
+    except (DeltapropError, ValueError) as error:
+        await _send(websocket, {"type": "error", "message": _one_line(error)})
+
+
 async def _send(websocket: WebSocket, message: dict) -> None:
     await websocket.send_text(json.dumps(_finite(message), separators=(",", ":")))
 
@@ -291,9 +337,13 @@ def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True, out
         listener.bind((host, port))
     except OSError as error:
         listener.close()
-        raise OSError(
-            f"cannot listen on {host}:{port}: {error.strerror}; choose another --port"
-        ) from None
+        taken = error.errno in (errno.EADDRINUSE, errno.EACCES)
+        fix = (
+            "choose another --port"
+            if taken
+            else f"check --host {host} (an address of this machine)"
+        )
+        raise OSError(f"cannot listen on {host}:{port}: {error.strerror}; {fix}") from None
     port = listener.getsockname()[1]
     token = new_token()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -106,12 +106,16 @@ class Session:
         self._plane_units = plane_inputs(data, config.features, UNIT_GRID)
         self._record_curve()
 
-    def configure(self, changes: dict) -> None:
+    def configure(self, changes: dict, reload: bool = False) -> None:
         """Apply validated ``changes``; a change of data or network starts a fresh run, a change
-        of the optimizer a fresh optimizer, and of lr or L2 only those (training goes on)."""
+        of the optimizer a fresh optimizer, and of lr or L2 only those (training goes on).
+        ``reload`` reloads the data and starts a fresh run even when no field changed (a new
+        upload under the same configuration)."""
         previous = self.config
         config = Config.from_dict(changes, previous)
         changed = {name for name in changes if getattr(previous, name) != getattr(config, name)}
+        if reload:
+            changed.add("dataset")
         self.config = config
         try:
             if changed & set(DATA_FIELDS):
@@ -137,9 +141,11 @@ class Session:
         data = parse_csv(text, name)  # raises DataError naming the problem
         previous, self.upload = self.upload, (name, text)
         try:
-            self.configure({"dataset": "csv", "loss": self._loss_for(data)})
+            self.configure({"dataset": "csv", "loss": self._loss_for(data)}, reload=True)
         except Exception:
             self.upload = previous
+            if self.config.dataset == "csv":  # configure restored the data from the new file
+                self._load_data()
             raise
 
     def _loss_for(self, data: Dataset) -> str:
@@ -174,9 +180,15 @@ class Session:
                 shuffle=False,
             )
         except DivergenceError as error:
-            self.diverged = True
-            self.message = f"{error}. Training stopped: press reset to start again."
-            raise DivergenceError(self.message) from None
+            self._stop(str(error))
+        if not np.isfinite(self.network.parameter_vector).all():
+            # fit's last update overflowed the parameters: fit checks each step's loss and
+            # gradient before its update, so only this check sees the overflow at once
+            self._stop(
+                "training diverged: the last update overflowed the parameters to infinity "
+                f"(learning rate {self.optimizer.current_lr:g}); the network is unusable. Lower "
+                "the learning rate by orders of magnitude or clip gradients"
+            )
         steps = math.ceil(len(rows) / batch)
         self.steps += steps
         self.position = 0 if end == n else end
@@ -184,6 +196,12 @@ class Session:
         self.grad_flow.append(history.grad_norms[0])
         del self.grad_flow[:-MAX_CURVE]
         return steps
+
+    def _stop(self, reason: str) -> None:
+        """Mark the run diverged with the page's message and raise it."""
+        self.diverged = True
+        self.message = f"{reason}. Training stopped: press reset to start again."
+        raise DivergenceError(self.message) from None
 
     def step(self) -> None:
         """One mini-batch update."""
@@ -370,6 +388,11 @@ class Session:
     # ------------------------------------------------------------------ export
     def model_file(self) -> bytes:
         """The network as a ``.safetensors`` model file, written by ``deltaprop.io.save``."""
+        if not np.isfinite(self.network.parameter_vector).all():
+            raise DivergenceError(
+                "this network diverged (its weights are NaN or infinite) and cannot be "
+                "exported: press reset, lower the learning rate and train again"
+            )
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "playground.safetensors"
             save(self.network, path)

@@ -254,11 +254,15 @@ function wire() {
     send({ type: "upload", name: file.name, text: await file.text() });
     $("csv-upload").value = "";
   });
-  $("export").addEventListener("click", () => {
+  $("export").addEventListener("click", async () => {
+    // fetched first, so that a refusal (a diverged network) shows its message, not a file
+    const response = await fetch(`/api/export?token=${encodeURIComponent(token)}&session=${encodeURIComponent(sessionId)}`);
+    if (!response.ok) { status(await response.text()); return; }
     const link = document.createElement("a");
-    link.href = `/api/export?token=${encodeURIComponent(token)}&session=${encodeURIComponent(sessionId)}`;
+    link.href = URL.createObjectURL(await response.blob());
     link.download = "playground.safetensors";
     document.body.append(link); link.click(); link.remove();
+    URL.revokeObjectURL(link.href);
   });
   $("snippet").addEventListener("click", () => send({ type: "snippet" }));
   $("copy-snippet").addEventListener("click", () => navigator.clipboard && navigator.clipboard.writeText($("snippet-text").textContent));
