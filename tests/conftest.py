@@ -16,6 +16,8 @@ from typing import NoReturn
 import pytest
 from hypothesis import HealthCheck, settings
 
+from deltaprop.engines import numba_installed
+
 settings.register_profile(
     "deltaprop",
     derandomize=True,
@@ -55,3 +57,12 @@ def pytest_runtest_setup(item):
     for mark in item.iter_markers("needs"):
         if not mark.kwargs["available"]:
             missing(mark.kwargs["reason"])
+
+
+@pytest.fixture(params=["numpy", "compiled"])
+def engine(request) -> str:
+    """Each engine by name; "compiled" skips without numba, even in CI: ``make test-numpy``
+    runs the suite in a venv left without it on purpose."""
+    if request.param == "compiled" and not numba_installed():
+        pytest.skip('numba is not installed (pip install "deltaprop[fast]"): no compiled engine')
+    return request.param

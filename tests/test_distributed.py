@@ -30,7 +30,6 @@ from deltaprop.distributed import (
     launched_size,
     team_for,
 )
-from deltaprop.engines import numba_installed
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
@@ -45,8 +44,6 @@ needs_mpi = needs(
     MPIEXEC.exists() and any((Path(p) / "mpi4py").is_dir() for p in sys.path if p),
     reason="the mpi extra (mpi4py and the mpich wheel with its mpiexec) is not installed",
 )
-# Both engines where numba is installed (the compiled one is then also "auto").
-ENGINES = ["numpy", "compiled"] if numba_installed() else ["numpy"]
 
 
 def environment() -> dict[str, str]:
@@ -88,7 +85,6 @@ def max_relative_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 
 
 @needs_mpi
-@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("case", "ranks"), [("classify", 2), ("regress", 3)])
 def test_training_on_several_ranks_equals_one_process(tmp_path, case, ranks, engine):
     # classify: dropout on two layers, momentum, a last batch of 11 rows, validation split;

@@ -145,7 +145,6 @@ def test_a_step_moves_the_parameters_and_saves_only_the_moment_estimates():
     assert set(optimizer.state_dict()["state"]) == {"m", "v"}  # no scratch array is saved
 
 
-@pytest.mark.parametrize("engine", ["numpy", "compiled"])
 def test_a_pickled_optimizer_goes_on_saving_the_state_it_trains_with(engine):
     rng = np.random.default_rng(0)
     X = rng.random((32, 3)).astype(np.float32)

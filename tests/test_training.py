@@ -200,7 +200,6 @@ def squares(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(n, dtype=np.float64)[:, None], np.zeros((n, 1))
 
 
-@pytest.mark.parametrize("engine", ["numpy", "compiled"])
 def test_inverted_dropout_keeps_units_with_probability_1_minus_p_and_scales_them(engine):
     # Each of the 4000 units is kept with probability 0.8 and scaled by 1/0.8, so the output
     # (their mean) stays 1 and the loss (ŷ - 0)² stays 1 + Var ≈ 1.00006. Without the scaling
