@@ -11,20 +11,18 @@ which already held the user's data, is byte-for-byte what it was, with nothing l
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import signal
 import struct
 import subprocess
 import sys
 import time
-import zipfile
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
+from bombs import npz_bomb, png_bomb
 from craft import build, tensors_of
 
 import deltaprop as dp
@@ -231,38 +229,6 @@ def _write_round_two_files(d: Path, lines: list[str], model: bytes) -> None:
     (d / "hand_made.safetensors").write_bytes(build(document, tensors, rehash=False))
     for name in ("pipe.npy", "pipe.toml", "pipe.csv"):
         os.mkfifo(d / name)
-
-
-def npz_bomb(path: Path) -> None:
-    """An .npz whose deflated x_train declares 2 GB, its ZIP sizes forged to agree."""
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(
-        header, {"descr": "<f8", "fortran_order": False, "shape": (2**28,)}
-    )
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("x_train.npy", header.getvalue() + bytes(4096))
-        for key in ("y_train", "x_test", "y_test"):
-            stream = io.BytesIO()
-            np.save(stream, np.zeros(1))
-            archive.writestr(f"{key}.npy", stream.getvalue())
-    data = bytearray(path.read_bytes())
-    forged = struct.pack("<I", 2**31 + 1024)
-    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
-        start = data.index(signature)
-        data[start + offset : start + offset + 4] = forged
-    path.write_bytes(bytes(data))
-
-
-def png_bomb(path: Path, width: int, height: int) -> None:
-    """A PNG of 1-bit pixels declaring ``width`` x ``height``, a few dozen bytes on disk."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + body))
-        return struct.pack(">I", len(body)) + kind + body + crc
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(64))) + chunk(b"IEND", b"")
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
 
 
 def _output_of(arguments: list[str], out: Path) -> list[str]:

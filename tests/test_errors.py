@@ -16,11 +16,11 @@ import os
 import struct
 import tracemalloc
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from bombs import npz_bomb, png_bomb
 from craft import build, join, split, tensors_of
 
 import deltaprop as dp
@@ -185,46 +185,6 @@ def gzip_idx(tmp_path: Path, dims: tuple, payload: bytes) -> Path:
     """A gzipped IDX file of uint8 whose header declares ``dims`` and whose data is ``payload``."""
     header = bytes([0, 0, 0x08, len(dims)]) + struct.pack(f">{len(dims)}I", *dims)
     return idx_file(tmp_path, gzip.compress(header + payload, compresslevel=1), "images.gz")
-
-
-def npz_deflated_bomb(tmp_path: Path) -> Path:
-    """An .npz whose deflated x_train declares 2**28 float64 values (2 GB) and whose ZIP
-    directory agrees (forged sizes), while its compressed bytes hold a few kilobytes."""
-    header = bytes_io.BytesIO()
-    fields = {"descr": "<f8", "fortran_order": False, "shape": (2**28,)}
-    np.lib.format.write_array_header_1_0(header, fields)
-    path = tmp_path / "bomb.npz"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("x_train.npy", header.getvalue() + bytes(4096))
-        for key in ("y_train", "x_test", "y_test"):
-            stream = bytes_io.BytesIO()
-            np.save(stream, np.zeros(1))
-            archive.writestr(f"{key}.npy", stream.getvalue())
-    data = bytearray(path.read_bytes())
-    forged = struct.pack("<I", 2**31 + 1024)  # the uncompressed size, in both headers
-    local = data.index(b"PK\x03\x04")
-    data[local + 22 : local + 26] = forged
-    central = data.index(b"PK\x01\x02")
-    data[central + 24 : central + 28] = forged
-    path.write_bytes(bytes(data))
-    return path
-
-
-def png_header(tmp_path: Path, width: int, height: int) -> Path:
-    """A PNG file of 1-bit pixels that declares ``width`` x ``height`` (tiny on disk)."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    rows = zlib.compress(b"\0" * 64)
-    path = tmp_path / "bomb.png"
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
-    )
-    return path
 
 
 def diverged(tmp_path: Path) -> Path:
@@ -446,10 +406,10 @@ CASES = [
     ("idx-gzip-declares-more-than-it-can-hold", lambda t: datafiles.read_idx(gzip_idx(t, (10**6, 1000, 1000), bytes(100))), D, ValueError, ["images.gz", "(1000000, 1000, 1000)", "gzipped bytes can hold"]),
     ("idx-gzip-trailing-bomb", lambda t: datafiles.read_idx(gzip_idx(t, (2, 2), bytes(50_000_000))), D, ValueError, ["images.gz", "trailing bytes", "(2, 2)"]),
     ("idx-gzip-truncated", lambda t: datafiles.read_idx(gzip_idx(t, (3, 2, 2), bytes(5))), D, ValueError, ["images.gz", "truncated", "(3, 2, 2)", "21 bytes"]),
-    ("npz-deflated-bomb", lambda t: datafiles.load_npz(npz_deflated_bomb(t)), D, ValueError, ["x_train.npy", "(268435456,)", "more than"]),
+    ("npz-deflated-bomb", lambda t: datafiles.load_npz(npz_bomb(t / "bomb.npz")), D, ValueError, ["x_train.npy", "(268435456,)", "more than"]),
     ("csv-fifo", lambda t: datafiles.load_csv(fifo(t)), D, ValueError, ["pipe.safetensors", "not a regular file"]),
-    ("image-decompression-bomb", lambda t: images.image_to_input(png_header(t, 20000, 20000), 784), D, ValueError, ["bomb.png", "decompression bomb"]),
-    ("image-too-many-pixels", lambda t: images.image_to_input(png_header(t, 5000, 5000), 784), D, ValueError, ["bomb.png", "5000x5000", "scale the picture down"]),
+    ("image-decompression-bomb", lambda t: images.image_to_input(png_bomb(t / "bomb.png", 20000, 20000), 784), D, ValueError, ["bomb.png", "decompression bomb"]),
+    ("image-too-many-pixels", lambda t: images.image_to_input(png_bomb(t / "bomb.png", 5000, 5000), 784), D, ValueError, ["bomb.png", "5000x5000", "scale the picture down"]),
     ("image-fifo", lambda t: images.image_to_input(fifo(t), 784), D, ValueError, ["not a regular file"]),
     ("y-soft-negative", lambda t: fit(y=SOFT * [[3, -1, -1]]), V, ValueError, ["cross_entropy", "y[0, 1] = -0.333333", "negative"]),
     ("y-soft-rows-not-summing-to-1", lambda t: fit(y=SOFT * 2), V, ValueError, ["cross_entropy", "row 0", "sums to 2", "20 rows", "binary_cross_entropy"]),
@@ -593,8 +553,8 @@ def test_a_forged_array_header_is_refused_without_allocating(tmp_path, read):
     [
         (lambda t: gzip_idx(t, (2, 2), bytes(50_000_000)), datafiles.read_idx),
         (lambda t: gzip_idx(t, (10**6, 1000, 1000), bytes(100)), datafiles.read_idx),
-        (npz_deflated_bomb, datafiles.load_npz),
-        (lambda t: png_header(t, 20000, 20000), images.image_to_input),
+        (lambda t: npz_bomb(t / "bomb.npz"), datafiles.load_npz),
+        (lambda t: png_bomb(t / "bomb.png", 20000, 20000), images.image_to_input),
     ],
     ids=["gzip-idx-trailing", "gzip-idx-header", "npz-deflated", "png"],
 )
