@@ -181,14 +181,6 @@ class Session:
             )
         except DivergenceError as error:
             self._stop(str(error))
-        if not np.isfinite(self.network.parameter_vector).all():
-            # fit's last update overflowed the parameters: fit checks each step's loss and
-            # gradient before its update, so only this check sees the overflow at once
-            self._stop(
-                "training diverged: the last update overflowed the parameters to infinity "
-                f"(learning rate {self.optimizer.current_lr:g}); the network is unusable. Lower "
-                "the learning rate by orders of magnitude or clip gradients"
-            )
         steps = math.ceil(len(rows) / batch)
         self.steps += steps
         self.position = 0 if end == n else end
