@@ -2,19 +2,19 @@
 
 A grid of points covers the plane the page shows; the inputs there come from ``features.py``
 (an upload's other columns held at their training mean). The output map is ``Network.forward``
-on the grid; hidden layer l's map is ``Network.forward`` of a network made of copies of the first
-l layers, so every number is the library's own forward pass. Maps travel as bytes: each value
-mapped to 0..255 between the map's ``low`` and ``high``.
+on the grid; hidden layer l's map is its a^l from one forward pass of the same engine, so every
+number is the library's own. Maps travel as bytes: each value mapped to 0..255 between the map's
+``low`` and ``high``.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
 
 import numpy as np
 
 from ..network import Network
+from ..validation import check_inputs
 from .datasets import Dataset
 from .features import input_features
 
@@ -34,19 +34,16 @@ def plane_inputs(data: Dataset, features: list[str], size: int) -> np.ndarray:
     return input_features(points, features, data.shown)
 
 
-def truncated(network: Network, depth: int) -> Network:
-    """A network of copies of ``network``'s first ``depth`` layers (its outputs are a^depth)."""
-    # deepcopy keeps the values as they are: a diverged network's NaN weights still give maps
-    # (encode shows them as 0), where the validating setters would refuse them
-    layers = copy.deepcopy(network.layers[:depth])
-    for layer in layers:
-        layer.dropout = 0.0  # maps are inference; the last layer here may be a hidden one
-    return Network(layers, loss="mse", dtype=network.dtype)
-
-
 def unit_outputs(network: Network, inputs: np.ndarray) -> list[np.ndarray]:
-    """a^l for every hidden layer l on ``inputs (M, n_in)``: one ``(M, n_l)`` array per layer."""
-    return [truncated(network, depth).forward(inputs) for depth in range(1, len(network.layers))]
+    """a^l for every hidden layer l on ``inputs (M, n_in)``: one ``(M, n_l)`` array per layer.
+
+    One forward pass of the network's own engine (no dropout) gives every layer's a^l.
+    """
+    X = check_inputs(inputs, network.n_in, network.dtype)
+    # a diverged network's NaN weights still give maps: encode shows them as 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        cache = network.passes.forward(X)
+    return [np.array(a) for a in cache.activations[:-1]]
 
 
 def encode(values: np.ndarray, low: float | None = None, high: float | None = None) -> dict:
