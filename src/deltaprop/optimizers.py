@@ -76,9 +76,10 @@ class Optimizer:
     def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """Update every array of ``params`` in place from the matching array of ``grads``.
 
-        ``grads[i]`` has the shape of ``params[i]`` and may be overwritten. When both are
-        ``Parameters`` (views of one vector each, as ``Network.parameters()`` and a training
-        step give), the update is one pass over the vectors.
+        ``grads[i]`` must have the shape of ``params[i]`` (else ``ValidationError``) and may
+        be overwritten. When both are ``Parameters`` (views of one vector each, as
+        ``Network.parameters()`` and a training step give), the update is one pass over the
+        vectors.
         """
         layout = self._prepare_state(params, grads)
         if self.clip_norm is not None:
@@ -136,9 +137,15 @@ class Optimizer:
             and getattr(grads, "layout", None) is checked_grads
         ):  # the same vectors as the previous step's, which were checked then
             return checked_params
+        shapes = [p.shape for p in params]
+        if len(grads) != len(shapes) or any(np.shape(g) != s for g, s in zip(grads, shapes)):
+            raise ValidationError(
+                f"grads must hold one array of each parameter's shape, got shapes "
+                f"{[np.shape(g) for g in grads]} for parameters of shapes {shapes}: pass "
+                "grads[i] as the gradient of params[i], in the same order"
+            )
         packed = is_packed(params) and is_packed(grads) and params.layout == grads.layout
         layout = params.layout if packed else None
-        shapes = [p.shape for p in params]
         if not self.state and self.slots:
             zeros = [np.zeros(p.shape, dtype=p.dtype) for p in params]
             self._set_state({slot: [z.copy() for z in zeros] for slot in self.slots})
