@@ -454,3 +454,132 @@ def test_the_estimators_train_on_the_engine_they_are_given():
     assert len({model.predict(X).tobytes() for model in fitted}) == 1
     classifier = sklearn.DeltapropClassifier((4,), epochs=1, engine="numpy")
     assert classifier.fit(X, X[:, 0] > 0).network_.engine == "numpy"
+
+
+# ---------------------------------------------------------------------- every path of the engine
+def engine_pair(**kwargs):
+    """The same network on the NumPy engine and on the compiled one."""
+    return [dp.Network.from_sizes(engine=engine, **kwargs) for engine in ("numpy", "compiled")]
+
+
+@needs_numba
+def test_explain_gradients_and_evaluate_agree_bit_for_bit_with_dropout_layers():
+    X, Y = regression(n=40)
+    reference, compiled = engine_pair(
+        sizes=[6, 10, 8, 3], output="identity", loss="mse", seed=3, dropout=0.3
+    )
+    # dropout is off outside training: no mask of a layer with dropout may reach the gradients
+    (loss_n, grads_n), (loss_c, grads_c) = reference.gradients(X, Y), compiled.gradients(X, Y)
+    assert loss_c == loss_n
+    for pair_c, pair_n in zip(grads_c, grads_n):
+        for c, n in zip(pair_c, pair_n):
+            assert c.dtype == np.float32 and c.tobytes() == n.tobytes()
+    assert compiled.evaluate(X, Y) == reference.evaluate(X, Y)
+    expected, explanation = (
+        dp.explain(net, X[:5], Y[:5], max_checks=4) for net in (reference, compiled)
+    )
+    assert explanation.loss == expected.loss and explanation.loss_after == expected.loss_after
+    for mine, theirs in zip(explanation.layers, expected.layers):
+        for name in ("z", "a", "delta", "grad_weights", "grad_bias"):
+            assert getattr(mine, name).dtype == np.float32
+            assert getattr(mine, name).tobytes() == getattr(theirs, name).tobytes(), name
+
+
+@needs_numba
+def test_explain_of_a_deep_classifier_steps_to_the_same_loss_on_both_engines():
+    X, y = classification(n=12)
+    reference, compiled = engine_pair(sizes=[6, 10, 8, 3], seed=3)
+    expected, explanation = (dp.explain(net, X, y, lr=0.5) for net in (reference, compiled))
+    assert explanation.loss_after == pytest.approx(expected.loss_after, rel=1e-6)
+    assert explanation.loss_after != pytest.approx(explanation.loss, rel=1e-3)
+
+
+@needs_numba
+def test_dropout_before_activations_with_and_without_a_kernel_trains_as_on_numpy():
+    X, Y = regression()
+    nets = []
+    for engine in ("numpy", "compiled"):
+        layers = [
+            dp.Dense(6, 10, activation="relu", dropout=0.3),
+            dp.Dense(10, 8, activation="elu", dropout=0.3),  # ELU: NumPy code on both engines
+            dp.Dense(8, 3, activation="identity"),
+        ]
+        net = dp.Network(layers, loss="mse", seed=4, engine=engine)
+        net.fit(X, Y, epochs=2, batch_size=16, optimizer=dp.SGD(lr=0.05))
+        nets.append(net)
+    assert nets[1].parameter_vector.tobytes() == nets[0].parameter_vector.tobytes()
+
+
+@needs_numba
+def test_replacing_every_layers_activation_between_fits_is_used():
+    X, Y = regression()
+    nets = []
+    for engine in ("numpy", "compiled"):
+        net = dp.Network.from_sizes(
+            [6, 16, 8, 3], hidden="identity", output="identity", loss="mse", seed=4,
+            engine=engine,
+        )  # fmt: skip
+        net.fit(X, Y, epochs=1, batch_size=16, optimizer=dp.SGD(lr=0.05))
+        for layer in net.layers:  # a new activation object in every layer
+            layer.activation = dp.get_activation("relu")
+        net.fit(X, Y, epochs=1, batch_size=16, optimizer=dp.SGD(lr=0.05))
+        nets.append(net)
+    assert nets[1].parameter_vector.tobytes() == nets[0].parameter_vector.tobytes()
+    assert nets[1].forward(X).min() >= 0
+
+
+KERNELS_OF_A_STEP = [
+    ("tanh", "sigmoid", "mse", "rows", dp.Adam, {"bias_activation", "activation_backward",
+                                                "delta_from_rows", "adam"}),
+    ("relu", "softmax", "cross_entropy", "labels", lambda: dp.SGD(momentum=0.9),
+     {"bias_activation", "bias_softmax", "activation_backward", "cross_entropy_from_labels",
+      "delta_from_labels", "sgd"}),
+    ("sigmoid", "softmax", "cross_entropy", "rows", dp.RMSprop,
+     {"bias_activation", "bias_softmax", "activation_backward", "delta_from_rows", "rmsprop"}),
+    ("leaky_relu", "sigmoid", "binary_cross_entropy", "rows", dp.Adagrad,
+     {"bias_activation", "activation_backward", "delta_from_rows", "adagrad"}),
+    ("elu", "identity", "huber", "rows", lambda: dp.AdamW(weight_decay=0.1),
+     {"bias_activation", "adam"}),
+]  # fmt: skip
+
+
+def recording(kernel, name, called):
+    """``kernel``, adding ``name`` to the set ``called`` at each call."""
+
+    def record(*args):
+        called.add(name)
+        return kernel(*args)
+
+    return record
+
+
+@needs_numba
+@pytest.mark.parametrize(("hidden", "output", "loss", "targets", "optimizer", "expected"),
+                         KERNELS_OF_A_STEP)  # fmt: skip
+def test_a_training_step_runs_in_the_kernels_that_exist_for_it(
+    monkeypatch, hidden, output, loss, targets, optimizer, expected
+):
+    from deltaprop import kernels
+
+    called = set()
+    for name in ("bias_activation", "bias_softmax", "activation_backward", "dropout",
+                 "cross_entropy_from_labels", "delta_from_labels", "delta_from_rows", "sgd",
+                 "adam", "rmsprop", "adagrad"):  # fmt: skip
+        monkeypatch.setattr(kernels, name, recording(getattr(kernels, name), name, called))
+    X, y = classification(n=16)
+    Y = np.eye(3, dtype=np.float32)[y] if targets == "rows" else y
+    net = dp.Network.from_sizes([6, 5, 4, 3], hidden=hidden, output=output, loss=loss, seed=1,
+                                engine="compiled")  # fmt: skip
+    net.fit(X, Y, epochs=1, batch_size=16, optimizer=optimizer())
+    assert called == expected
+
+
+@needs_numba
+@pytest.mark.parametrize("name", ["momentum", "adam", "rmsprop", "adagrad"])
+def test_an_optimizer_with_state_in_another_dtype_updates_as_on_numpy(name):
+    nets = []
+    for engine in ("numpy", "compiled"):
+        optimizer = OPTIMIZERS[name]()
+        trained(engine, "relu", optimizer, dtype="float64", epochs=1)  # float64 state
+        nets.append(trained(engine, "relu", optimizer, epochs=1)[0])  # on a float32 network
+    assert nets[1].parameter_vector.tobytes() == nets[0].parameter_vector.tobytes()

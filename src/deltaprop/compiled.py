@@ -223,6 +223,8 @@ class CompiledEngine:
         dtype = self.dtype
         if vector.dtype.type is not dtype or gradient.dtype.type is not dtype:
             return False
+        if any(array.dtype.type is not dtype for array in state.values()):
+            return False  # state kept in another dtype (an optimizer used on another network)
         starts, stops, is_weight = layout.starts, layout.stops, layout.is_weight
         coupled = optimizer.weight_decay if optimizer._coupled_decay else 0.0
         decays = self._decays.get((id(layout), coupled))
