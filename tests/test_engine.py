@@ -197,6 +197,21 @@ def test_training_gives_the_same_bits_on_both_engines(hidden, name):
 
 
 @needs_numba
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_one_sample_at_a_time_gives_the_same_bits_on_both_engines(name):
+    """Batches of one take the outer-product path of ∂L/∂W on both engines."""
+    X, Y = regression(n=40)
+    results = []
+    for engine in ("numpy", "compiled"):
+        net = dp.Network.from_sizes(
+            [6, 16, 8, 3], output="identity", loss="mse", seed=4, engine=engine
+        )
+        history = net.fit(X, Y, epochs=1, batch_size=1, optimizer=OPTIMIZERS[name]())
+        results.append((net.parameter_vector.tobytes(), history.loss))
+    assert results[0] == results[1]
+
+
+@needs_numba
 def test_both_engines_use_an_alpha_changed_after_training_began():
     X, Y = regression()
     nets = []

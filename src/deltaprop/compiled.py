@@ -52,32 +52,26 @@ def _rowwise(array: np.ndarray) -> np.ndarray:
     return array.T if array.flags.f_contiguous else array
 
 
-def _alphas(layers, dtype) -> list:
-    """Each layer's activation's ``alpha`` (leaky ReLU's slope, ...) in ``dtype``, 0 if none."""
-    return [dtype(getattr(layer.activation, "alpha", 0.0)) for layer in layers]
+def _signature(layers) -> list[tuple[type, object]]:
+    """Each layer's activation type and ``alpha`` (leaky ReLU's slope, ...; None if it has
+    none): what the kernels' codes and constants are worked out from."""
+    return [(type(layer.activation), getattr(layer.activation, "alpha", None)) for layer in layers]
 
 
 class _Plan:
     """What the kernels need to know of each layer, worked out once per set of activations."""
 
     def __init__(self, layers, dtype):
-        self.dtype = dtype
-        self.activations = [layer.activation for layer in layers]
-        self.kinds = [_kind(activation) for activation in self.activations]
-        self.alphas = _alphas(layers, dtype)
-        self.softmax_output = isinstance(self.activations[-1], Softmax)
+        self.signature = _signature(layers)
+        self.kinds = [_kind(layer.activation) for layer in layers]
+        self.alphas = [dtype(alpha or 0.0) for _type, alpha in self.signature]
+        self.softmax_output = isinstance(layers[-1].activation, Softmax)
 
     def fits(self, layers) -> bool:
-        """Whether the layers still have these activations, with these alphas: an alpha is a
-        plain attribute that a user may change (``activation.alpha = 0.5``) between passes."""
-        return (
-            len(layers) == len(self.activations)
-            and all(
-                layer.activation is activation
-                for layer, activation in zip(layers, self.activations)
-            )
-            and _alphas(layers, self.dtype) == self.alphas
-        )
+        """Whether the layers still have activations of these types, with these alphas: an
+        alpha is a plain attribute that a user may change (``activation.alpha = 0.5``) between
+        passes, and a layer's activation may be replaced."""
+        return _signature(layers) == self.signature
 
 
 class CompiledEngine:
@@ -146,7 +140,10 @@ class CompiledEngine:
                 deltas.insert(0, delta)
             weights_grad, bias_grad = gradients[index]
             # ∂L/∂W^l = δ^l (a^(l-1))^T   and   ∂L/∂b^l = δ^l, summed over the batch
-            np.matmul(delta.T, cache.inputs[index], out=weights_grad)
+            if len(delta) == 1:  # one sample: an outer product (see network.weight_gradient)
+                kernels.outer(delta, cache.inputs[index], weights_grad)
+            else:
+                np.matmul(delta.T, cache.inputs[index], out=weights_grad)
             np.matmul(work.ones, delta, out=bias_grad)
             if index == 0:
                 break

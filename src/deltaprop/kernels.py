@@ -100,6 +100,18 @@ def activation_backward(grad, z, a, mask, kind, alpha):
 
 
 @kernel
+def outer(delta, inputs, out):
+    """∂L/∂W = δᵀ a for one sample: ``delta`` ``(1, n_out)``, ``inputs`` ``(1, n_in)``, ``out``
+    ``(n_out, n_in)``; adding 0 makes a -0 product +0, as in ``network.weight_gradient``."""
+    zero = out.dtype.type(0)
+    rows, columns = out.shape
+    for i in range(rows):
+        d = delta[0, i]
+        for j in range(columns):
+            out[i, j] = d * inputs[0, j] + zero
+
+
+@kernel
 def dropout(uniform, a, dropped, keep):
     """Inverted dropout: ``mask = (u < keep) / keep`` written over ``uniform``, and
     ``dropped = a ⊙ mask``; 2-D, C-contiguous, of one shape."""

@@ -77,7 +77,7 @@ class MeanSquaredError(Loss):
     name = "mse"
 
     def value(self, z, a, targets):
-        return np.mean(np.square(a - targets))
+        return _mean(np.square(a - targets))
 
     def gradient(self, a, targets):
         grad = a - targets
@@ -91,7 +91,7 @@ class MeanAbsoluteError(Loss):
     name = "mae"
 
     def value(self, z, a, targets):
-        return np.mean(np.abs(a - targets))
+        return _mean(np.abs(a - targets))
 
     def gradient(self, a, targets):
         grad = np.sign(a - targets)
@@ -112,7 +112,7 @@ class Huber(Loss):
     def value(self, z, a, targets):
         d = np.abs(a - targets)
         quadratic = np.minimum(d, self.delta)
-        return np.mean(0.5 * quadratic * quadratic + self.delta * (d - quadratic))
+        return _mean(0.5 * quadratic * quadratic + self.delta * (d - quadratic))
 
     def gradient(self, a, targets):
         grad = np.clip(a - targets, -self.delta, self.delta)
@@ -134,7 +134,7 @@ class BinaryCrossEntropy(Loss):
 
     def value(self, z, a, targets):
         per_element = np.maximum(z, 0) - z * targets + np.log1p(np.exp(-np.abs(z)))
-        return np.mean(per_element)
+        return _mean(per_element)
 
     def output_delta(self, z, a, targets, activation, out=None):
         # δ^L = (P - Y)/(N·n_out)
@@ -187,7 +187,7 @@ def _copy_into(out: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 def _mean(values: np.ndarray) -> np.floating:
     """The mean, a scalar of ``values``' dtype, as ``np.mean`` computes it without its few µs
-    of Python (a training step calls this once)."""
+    of Python (each training step computes a loss)."""
     return np.add.reduce(values, axis=None) / values.size
 
 

@@ -41,6 +41,23 @@ if TYPE_CHECKING:
     from .training import Callback, History
 
 Gradients = list[tuple[np.ndarray, np.ndarray]]
+
+
+def weight_gradient(delta: np.ndarray, inputs: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """∂L/∂W^l = δ^l (a^(l-1))^T summed over the batch, written into ``out``.
+
+    ``delta`` is ``(N, n_out)``, ``inputs`` ``(N, n_in)`` and ``out`` ``(n_out, n_in)``. For one
+    sample the product is a sum of one term, an outer product: BLAS packs its operands for long
+    sums and so takes several times longer over that one term than the element-wise product,
+    which gives the same numbers. Adding 0 turns a -0 product into +0, as BLAS's sum does.
+    """
+    if len(delta) != 1:
+        return np.matmul(delta.T, inputs, out=out)
+    np.multiply(delta.T, inputs, out=out)
+    out += 0
+    return out
+
+
 __all__ = ["ForwardCache", "Gradients", "Network", "NumpyEngine"]
 
 
@@ -288,7 +305,7 @@ class Network:
                 deltas.insert(0, delta)
             weights_grad, bias_grad = gradients[index]
             # ∂L/∂W^l = δ^l (a^(l-1))^T   and   ∂L/∂b^l = δ^l, summed over the batch
-            np.matmul(delta.T, cache.inputs[index], out=weights_grad)
+            weight_gradient(delta, cache.inputs[index], out=weights_grad)
             np.matmul(work.ones, delta, out=bias_grad)  # the sum as 1ᵀδ^l: one BLAS call
             if index == 0:
                 break  # the input X needs no gradient

@@ -144,8 +144,8 @@ def accuracy(network: Network, output: np.ndarray, targets: np.ndarray) -> float
     if targets.ndim == 1:
         return int(np.count_nonzero(output.argmax(axis=1) == targets)) / len(targets)
     if isinstance(network.layers[-1].activation, Sigmoid) and network.is_classifier:
-        return float(np.mean((output >= 0.5) == (targets >= 0.5)))
-    return float(np.mean(output.argmax(axis=1) == targets.argmax(axis=1)))
+        return int(np.count_nonzero((output >= 0.5) == (targets >= 0.5))) / targets.size
+    return int(np.count_nonzero(output.argmax(axis=1) == targets.argmax(axis=1))) / len(targets)
 
 
 def _wants_accuracy(network: Network, y: np.ndarray) -> bool:
