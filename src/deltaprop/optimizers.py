@@ -14,6 +14,7 @@ fused compiled loop when the network's engine offers it (``compiled.py``).
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 
@@ -199,8 +200,15 @@ class Optimizer:
 
     def config(self) -> dict:
         """The constructor arguments (without the schedule) that rebuild this optimizer."""
-        names = self.__init__.__code__.co_varnames[1 : self.__init__.__code__.co_argcount]
-        return {name: getattr(self, name) for name in names if name != "schedule"}
+        # The signature, not __init__'s code object: a wrapped __init__ (a decorator with
+        # functools.wraps, as mutmut's) keeps its signature but not its code's argument names.
+        arguments = list(inspect.signature(type(self).__init__).parameters.values())[1:]
+        return {
+            argument.name: getattr(self, argument.name)
+            for argument in arguments
+            if argument.kind in (argument.POSITIONAL_ONLY, argument.POSITIONAL_OR_KEYWORD)
+            and argument.name != "schedule"
+        }
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
