@@ -1,12 +1,16 @@
 """The fit loop: convergence, determinism, validation, callbacks, history, divergence."""
 
+import io
 import math
+import sys
 import time
 
 import numpy as np
 import pytest
+from conftest import require
 
 import deltaprop as dp
+from deltaprop.io import read_file
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 XOR_Y = np.array([0, 1, 1, 0])
@@ -380,3 +384,298 @@ def test_validation_data_is_prepared_as_evaluate_prepares_it():
     # ... and checked by the loss's rules: one sigmoid output takes labels 0 and 1 only.
     with pytest.raises(dp.ValidationError, match="one sigmoid output"):
         net.fit(X, y, epochs=1, validation_data=(X_val, np.arange(20) % 3))
+
+
+# ------------------------------------------------- defaults, argument names and error messages
+
+
+def test_fit_called_directly_has_the_documented_defaults(tmp_path, capsys):
+    # 33 rows: batches of 32 make 2 steps an epoch (33 would make 1), shuffled each epoch,
+    # SGD(lr=0.01), 10 epochs, no validation, silent, a checkpoint after every epoch.
+    X, y = blobs(n=33)
+    path = tmp_path / "run.ckpt"
+    on_file = []
+
+    class Record(dp.Callback):
+        def on_epoch_end(self, epoch, logs, network):
+            on_file.append(read_file(path)[0]["position"]["epoch"] if path.exists() else None)
+            return False
+
+    net = dp.Network.from_sizes([2, 4, 3], seed=0)
+    history = dp.fit(net, X, y, checkpoint=path, callbacks=[Record()])
+    assert capsys.readouterr().err == ""
+    assert history.epochs == 10 and history.get("val_loss") is None
+    assert on_file == [None, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    explicit, optimizer = dp.Network.from_sizes([2, 4, 3], seed=0), dp.SGD(lr=0.01)
+    explicit.fit(X, y, epochs=10, batch_size=32, optimizer=optimizer, shuffle=True)
+    assert optimizer.iterations == 20
+    for a, b in zip(net.parameters(), explicit.parameters(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"checkpoint_every": 0}, "checkpoint_every must be a positive integer, got 0"),
+        ({"validation_split": 1.5}, "validation_split must be a number in [0, 1), got 1.5"),
+    ],
+)
+def test_fit_names_the_argument_it_refuses(option, message):
+    X, y = blobs(n=10)
+    with pytest.raises(dp.ValidationError) as raised:
+        dp.Network.from_sizes([2, 3]).fit(X, y, epochs=1, **option)
+    assert str(raised.value) == message
+
+
+def test_evaluate_checks_targets_by_the_loss_and_names_batch_size():
+    net = dp.Network.from_sizes([2, 1], output="sigmoid", loss="bce")
+    X = np.zeros((3, 2))
+    with pytest.raises(dp.ValidationError, match="one sigmoid output"):
+        net.evaluate(X, np.array([0, 2, 1]))
+    with pytest.raises(dp.ValidationError, match=r"targets must lie in \[0, 1\]"):
+        net.evaluate(X, np.array([[0.0], [1.5], [1.0]]))
+    with pytest.raises(dp.ValidationError) as raised:
+        net.evaluate(X, np.array([0, 1, 1]), batch_size=0)
+    assert str(raised.value) == "batch_size must be a positive integer, got 0"
+
+
+def test_resuming_with_other_batches_names_the_checkpoint_and_both_runs(tmp_path):
+    X, y = blobs(n=40)
+    path = tmp_path / "run.ckpt"
+    dp.Network.from_sizes([2, 3], seed=0).fit(X, y, epochs=1, batch_size=8, checkpoint=path)
+    with pytest.raises(dp.ValidationError) as raised:
+        dp.Network.from_sizes([2, 3], seed=0).fit(X, y, epochs=2, batch_size=10, resume=path)
+    assert str(raised.value) == (
+        f"{path} was written training on 40 samples in batches of 8, but this run has 40 "
+        "samples in batches of 10: resume with the same data, validation split and batch size"
+    )
+
+
+# ------------------------------------------------------------ what the epoch loop computes
+
+
+def test_inputs_of_another_dtype_train_and_evaluate_as_their_cast(engine):
+    # float64 data for a float32 network: training, validation and evaluate all see the float32
+    # cast, to the bit, not float64 products of float32 weights.
+    rng = np.random.default_rng(3)
+    X, X_val = rng.normal(size=(24, 3)), rng.normal(size=(500, 3))
+    y, y_val = rng.integers(0, 3, 24), rng.integers(0, 3, 500)
+
+    def train(X, X_val):
+        net = dp.Network.from_sizes([3, 5, 3], seed=1, engine=engine)
+        history = net.fit(
+            X, y, epochs=2, batch_size=8, optimizer=dp.SGD(lr=0.1), validation_data=(X_val, y_val)
+        )
+        return net, history
+
+    net64, history64 = train(X, X_val)
+    net32, history32 = train(X.astype(np.float32), X_val.astype(np.float32))
+    for a, b in zip(net64.parameters(), net32.parameters(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert history64.loss == history32.loss and history64.val_loss == history32.val_loss
+    assert net32.evaluate(X_val, y_val) == net32.evaluate(X_val.astype(np.float32), y_val)
+
+
+def test_logged_val_loss_equals_evaluate_to_the_bit_beyond_one_batch_of_1024():
+    # 1100 validation rows: evaluate's default batches of 1024 (a batch of 1024 and one of 76)
+    # are the ones fit's validation uses, so the logged val_loss is evaluate's own number.
+    rng = np.random.default_rng(5)
+    X_val, y_val = rng.normal(size=(1100, 2)).astype(np.float32), rng.integers(0, 3, 1100)
+    net = dp.Network.from_sizes([2, 3], seed=0)
+    history = net.fit(
+        X_val[:8], y_val[:8], epochs=1, optimizer=still(), validation_data=(X_val, y_val)
+    )
+    result = dp.evaluate(net, X_val, y_val)
+    assert result == net.evaluate(X_val, y_val, batch_size=1024)
+    assert history.val_loss == [result["loss"]] and history.val_accuracy == [result["accuracy"]]
+
+
+def test_grad_norms_average_the_weight_gradients_of_every_10th_step():
+    # Rows x = 0..19 in order, one per step: ∂L/∂W^1 = ∂L/∂W^2 = 2x² (∂L/∂b = 2x). Steps 0 and
+    # 10 are sampled: the mean of 0 and 200 is 100 for both layers.
+    X, y = squares(20)
+    history = averaging_network(1).fit(
+        X, y, epochs=1, batch_size=1, shuffle=False, optimizer=still()
+    )
+    np.testing.assert_allclose(history.grad_norms, [[100.0, 100.0]], rtol=1e-6)
+
+
+def test_training_applies_dropout_and_evaluation_does_not(engine):
+    # One hidden unit, dropped with probability 0.5 and doubled when kept: a row's loss ŷ² is 0
+    # or 4, so the epoch's (one batch, before its update) is 4k/64 with k of the 64 rows kept,
+    # about half. Without dropout every row's loss, and the epoch's, would be 1 (k = 16).
+    net = averaging_network(1, dropout=0.5, engine=engine)
+    X, y = np.ones((64, 1)), np.zeros((64, 1))
+    history = net.fit(X, y, epochs=1, batch_size=64, optimizer=still())
+    kept = history.loss[0] * 64 / 4
+    assert kept == round(kept) and 22 <= kept <= 42
+    assert net.evaluate(X, y)["loss"] == pytest.approx(1.0)
+
+
+def test_a_callback_overriding_only_begin_and_end_lets_every_epoch_run():
+    seen = []
+
+    class Watch(dp.Callback):
+        def on_train_begin(self, network):
+            seen.append(("begin", network))
+
+        def on_train_end(self, network):
+            seen.append(("end", network))
+
+    X, y = blobs(n=20)
+    net = dp.Network.from_sizes([2, 3])
+    history = net.fit(X, y, epochs=3, batch_size=10, callbacks=[Watch()])
+    assert history.epochs == 3
+    assert [(when, network is net) for when, network in seen] == [("begin", True), ("end", True)]
+
+
+# ------------------------------------------------------------- progress on a terminal
+
+
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal, so ``verbose=1`` draws its bar there."""
+
+    def isatty(self):
+        return True
+
+
+class SlowFirstStep(dp.SGD):
+    """SGD whose first update takes 0.15 s: past tqdm's 0.1 s between redraws, the bar then
+    shows its postfix (loss, accuracy, samples/s) once."""
+
+    def step(self, params, grads):
+        if self.iterations == 0:
+            time.sleep(0.15)
+        super().step(params, grads)
+
+
+def test_verbose_1_draws_a_bar_of_each_epochs_steps_on_a_terminal(monkeypatch):
+    require("tqdm", 'pip install "deltaprop[cli]"')
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    X, y = squares(10)  # batches of 4: 3 steps an epoch
+    history = averaging_network(1).fit(
+        X, y, epochs=2, batch_size=4, shuffle=False, verbose=1, optimizer=SlowFirstStep(1e-12)
+    )
+    text = terminal.getvalue()
+    for epoch in (1, 2):
+        assert f"epoch {epoch}/2:   0%|" in text and "| 0/3 [" in text  # each bar from 0 of 3
+        assert f"epoch {epoch}/2: loss " in text  # ... and the epoch's line after it
+    # The first redraw, after step 1 (rows 0..3, mean x² 3.5): a regression shows no accuracy.
+    assert "| 1/3 [" in text and "loss=3.5000, samples/s=" in text and "acc" not in text
+    assert history.epochs == 2
+
+
+# ----------------------------------------------------------------- divergence messages
+
+
+@pytest.mark.filterwarnings("error")  # divergence is the error, without NumPy's warnings
+def test_a_non_finite_loss_or_gradient_is_named_without_numpy_warnings(engine):
+    X = np.full((2, 1), 1e30)
+    # Hidden units ±1e40 overflow to ±inf, and the output sums them to NaN: the loss is NaN.
+    hidden = dp.Dense(1, 2, activation="identity")
+    hidden.weights, hidden.bias = np.array([[1e10], [-1e10]]), np.zeros(2)
+    output = dp.Dense(2, 1, activation="identity")
+    output.weights, output.bias = np.ones((1, 2)), np.zeros(1)
+    net = dp.Network([hidden, output], loss="mse", engine=engine)
+    with pytest.raises(dp.DivergenceError) as raised:
+        net.fit(X, np.zeros(2), epochs=1, batch_size=2, optimizer=dp.SGD(lr=1e-3))
+    assert str(raised.value).startswith(
+        "training diverged: the loss became NaN or infinite at epoch 1, step 1; the parameters "
+        "from before this step are kept."
+    )
+    # z = 1e20, a finite loss of about 1e20 for target 0, but ∂L/∂W^1 = 1e10 · 1e30 overflows.
+    hidden = dp.Dense(1, 1, activation="identity")
+    hidden.weights, hidden.bias = np.array([[1e-20]]), np.zeros(1)
+    output = dp.Dense(1, 1, activation="sigmoid")
+    output.weights, output.bias = np.array([[1e10]]), np.zeros(1)
+    net = dp.Network([hidden, output], loss="bce", engine=engine)
+    with pytest.raises(dp.DivergenceError) as raised:
+        net.fit(X, np.zeros(2), epochs=1, batch_size=2, optimizer=dp.SGD(lr=1e-3))
+    assert str(raised.value).startswith(
+        "training diverged: the gradient became NaN or infinite at epoch 1, step 1;"
+    )
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize(
+    ("n_rows", "optimizer", "update", "lr"),
+    [
+        # One step an epoch, η_t = 1e38 · 0.5^t: the first update (t = 0) overflows.
+        (
+            4,
+            lambda: dp.SGD(lr=1e38, schedule=dp.StepDecay(1, gamma=0.5)),
+            "at epoch 1, step 1",
+            "1e+38",
+        ),
+        # Three steps, η_t = 0.01 · (1e40)^⌊t/2⌋: the third update (t = 2) is the one.
+        (
+            12,
+            lambda: dp.SGD(lr=0.01, schedule=dp.StepDecay(2, gamma=1e40)),
+            "at epoch 1, step 3",
+            "1e+38",
+        ),
+    ],
+    ids=["first-update", "third-update"],
+)
+def test_an_overflowing_update_is_named_with_the_learning_rate_it_used(
+    n_rows, optimizer, update, lr
+):
+    X = np.ones((n_rows, 4), dtype=np.float32)
+    net = dp.Network.from_sizes([4, 1], output=None, loss="mse")
+    with pytest.raises(dp.DivergenceError) as raised:
+        net.fit(X, np.full(n_rows, 100.0), epochs=1, batch_size=4, optimizer=optimizer())
+    assert str(raised.value).startswith(
+        f"training diverged: the update {update} overflowed the parameters to infinity "
+        f"(learning rate {lr}); the network is unusable."
+    )
+
+
+def test_distributed_must_be_a_bool_none_or_a_communicator():
+    X, y = blobs(n=10)
+    with pytest.raises(dp.DeltapropTypeError) as raised:
+        dp.Network.from_sizes([2, 3]).fit(X, y, epochs=1, distributed="yes")
+    assert str(raised.value) == (
+        "distributed must be True, False, None or an mpi4py communicator, got str"
+    )
+
+
+# ------------------------------------------------------------------ which accuracy is logged
+
+
+def three_class_softmax() -> tuple[dp.Network, np.ndarray, np.ndarray]:
+    """z = x on three points, each classified right with a probability below 1/2."""
+    net = dp.Network([dp.Dense(3, 3, activation="softmax")], dtype="float64")
+    net.layers[0].weights, net.layers[0].bias = np.eye(3), np.zeros(3)
+    X = np.array([[1.0, 0.9, 0.8], [0.0, 0.5, 0.1], [0.2, 0.0, 0.3]])
+    return net, X, np.array([0, 1, 2])
+
+
+def test_softmax_accuracy_on_one_hot_rows_compares_the_argmax_not_each_unit_at_one_half():
+    # Every row's largest probability (about 0.37-0.41) is its class's: all three are right. A
+    # threshold at 1/2 would call every unit 0, matching 2 of each row's 3 targets.
+    net, X, labels = three_class_softmax()
+    assert net.evaluate(X, np.eye(3)[labels])["accuracy"] == 1.0
+    assert net.evaluate(X, labels)["accuracy"] == 1.0
+    # So does a sigmoid output trained with mse on class labels (not a classifier's loss).
+    sigmoid = dp.Network([dp.Dense(3, 3, activation="sigmoid")], loss="mse", dtype="float64")
+    sigmoid.layers[0].weights, sigmoid.layers[0].bias = np.eye(3), np.full(3, -2.0)
+    assert sigmoid.evaluate(X, labels)["accuracy"] == 1.0  # σ(x - 2) < 1/2 everywhere
+
+
+@pytest.mark.parametrize(
+    ("sizes", "loss", "y", "logged"),
+    [
+        ([2, 2], "mse", np.zeros((6, 2)), False),  # two regression outputs
+        ([2, 1], "mse", np.zeros(6), False),  # one regression output, y of shape (N,)
+        ([2, 2], "mse", np.arange(6) % 2, True),  # class labels for two mse outputs
+        ([2, 3], "cross_entropy", np.arange(6) % 3, True),
+    ],
+    ids=["regression-2", "regression-1-flat", "labels-mse-2", "classifier"],
+)
+def test_accuracy_is_logged_for_classifiers_and_class_labels_only(sizes, loss, y, logged):
+    X = np.arange(12, dtype=np.float32).reshape(6, 2) / 12
+    net = dp.Network.from_sizes(sizes, output="identity" if loss == "mse" else "softmax", loss=loss)
+    history = net.fit(X, y, epochs=1, batch_size=3, optimizer=still())
+    assert ("accuracy" in history.metrics) is logged
+    assert ("accuracy" in net.evaluate(X, y)) is logged
