@@ -91,6 +91,16 @@ def run(case: str, out: Path, engine: str = "auto") -> None:
         net.layers[0].dropout = 0.2
         optimizer = dp.Adam(lr=0.01)
         options.update(batch_size=32, validation_data=regression_data(7, 5, 2, seed=3))
+    elif case in ("other_validation", "other_shuffle"):
+        # The same network and training data on every rank; rank 1 alone holds other
+        # validation data, or does not shuffle.
+        X, y = regression_data(64, 5, 2, seed=2)
+        net = dp.Network.from_sizes([5, 4, 2], output="identity", loss="mse", seed=seed)
+        optimizer = dp.SGD(lr=0.1)
+        odd = rank == 1
+        validation_seed = 4 if odd and case == "other_validation" else 3
+        options.update(batch_size=16, validation_data=regression_data(8, 5, 2, validation_seed))
+        options["shuffle"] = not (odd and case == "other_shuffle")
     else:
         raise SystemExit(f"unknown case {case!r}")
     distributed = None if launched_size() > 1 else False

@@ -165,6 +165,19 @@ def test_ranks_that_built_different_networks_are_refused(tmp_path):
         assert "same seed" in message
 
 
+@needs_mpi
+@pytest.mark.parametrize(
+    "case, what",
+    [("other_validation", "data"), ("other_shuffle", "options (batch_size, shuffle, optimizer)")],
+)
+def test_ranks_with_other_validation_data_or_shuffle_are_refused(tmp_path, case, what):
+    job = mpiexec(2, case, tmp_path)
+    assert job.returncode == 0, job.stderr
+    for rank in range(2):
+        message = (tmp_path / f"rank{rank}.txt").read_text()
+        assert message.startswith(f"RanksDisagreeError: the 2 ranks hold different {what}:")
+
+
 def test_import_deltaprop_never_imports_mpi4py():
     code = (
         "import sys, numpy as np, deltaprop as dp\n"
