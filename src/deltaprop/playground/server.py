@@ -344,6 +344,9 @@ def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True, out
             else f"check --host {host} (an address of this machine)"
         )
         raise OSError(f"cannot listen on {host}:{port}: {error.strerror}; {fix}") from None
+    # Listening before the URL is printed: a browser (or script) that connects while uvicorn
+    # is still starting waits in the backlog instead of being refused.
+    listener.listen(128)
     port = listener.getsockname()[1]
     token = new_token()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
