@@ -212,7 +212,8 @@ def test_one_sample_at_a_time_gives_the_same_bits_on_both_engines(name):
 
 
 @needs_numba
-def test_both_engines_use_an_alpha_changed_after_training_began():
+@pytest.mark.parametrize("alpha", [0.5, 0.0])  # 0: a leaky ReLU that is a ReLU
+def test_both_engines_use_an_alpha_changed_after_training_began(alpha):
     X, Y = regression()
     nets = []
     for engine in ("numpy", "compiled"):
@@ -222,7 +223,7 @@ def test_both_engines_use_an_alpha_changed_after_training_began():
         )  # fmt: skip
         net.fit(X, Y, epochs=1, batch_size=16, optimizer=dp.SGD(lr=0.05))
         for layer in net.layers[:-1]:
-            layer.activation.alpha = 0.5
+            layer.activation.alpha = alpha
         history = net.fit(X, Y, epochs=1, batch_size=16, optimizer=dp.SGD(lr=0.05))
         nets.append((net, history))
     (reference, expected), (compiled, history) = nets

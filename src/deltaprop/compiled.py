@@ -64,7 +64,7 @@ class _Plan:
     def __init__(self, layers, dtype):
         self.signature = _signature(layers)
         self.kinds = [_kind(layer.activation) for layer in layers]
-        self.alphas = [dtype(alpha or 0.0) for _type, alpha in self.signature]
+        self.alphas = [dtype(0.0 if alpha is None else alpha) for _type, alpha in self.signature]
         self.softmax_output = isinstance(layers[-1].activation, Softmax)
 
     def fits(self, layers) -> bool:
