@@ -104,3 +104,9 @@ def test_config_and_repr():
     }
     assert repr(layer) == "Dense(3, 2, activation='leaky_relu', dropout=0.25)"
     assert repr(dp.Dense(3, 2, dropout=0)) == "Dense(3, 2, activation='relu')"
+
+
+@pytest.mark.parametrize("sizes, name", [((0, 3), "n_in"), ((3, 2.5), "n_out")])
+def test_a_bad_layer_size_is_refused_by_its_name(sizes, name):
+    with pytest.raises(dp.ValidationError, match=rf"^{name} must be a positive integer, got "):
+        dp.Dense(*sizes)

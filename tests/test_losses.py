@@ -134,3 +134,10 @@ def test_every_alias_names_its_loss():
     assert dp.get_loss(mse) is mse
     with pytest.raises(dp.DeltapropTypeError, match="loss must be a name"):
         dp.get_loss(3)
+
+
+def test_a_loss_that_is_neither_a_name_nor_a_loss_is_refused_with_an_example():
+    with pytest.raises(
+        dp.DeltapropTypeError, match=r"^loss must be a name such as 'mse' or a Loss, got "
+    ):
+        dp.get_loss(3)
