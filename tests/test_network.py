@@ -123,13 +123,13 @@ def test_gradients_change_nothing_and_have_parameter_shapes():
     dtype=st.sampled_from(["float32", "float64"]),
     seed=st.integers(0, 2**16),
 )
-def test_one_sample_gradient_is_the_blas_product_to_the_bit(engine, sizes, dtype, seed):
-    """∂L/∂W^l = δ^l (a^(l-1))^T of one sample, an outer product that skips BLAS, has the
-    bits of BLAS's matrix product, signed zeros included."""
+def test_one_sample_gradient_is_the_matrix_product_to_the_bit(engine, sizes, dtype, seed):
+    """∂L/∂W^l = δ^l (a^(l-1))^T of one sample, computed as an outer product, has the bits of
+    np.matmul's product, signed zeros included."""
     net = dp.Network.from_sizes(sizes, hidden="relu", dtype=dtype, seed=seed, engine=engine)
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(1, sizes[0])).astype(dtype)
-    x[0, rng.integers(0, sizes[0])] = -0.0  # δ·(-0) is -0; BLAS's sum, 0 + δ·(-0), is +0
+    x[0, rng.integers(0, sizes[0])] = -0.0  # δ·(-0) is -0; matmul's sum, 0 + δ·(-0), is +0
     explanation = dp.explain(net, x, rng.integers(0, sizes[-1], size=1), max_checks=1)
     inputs = [x] + [layer.a for layer in explanation.layers[:-1]]
     for layer, a_prev in zip(explanation.layers, inputs):

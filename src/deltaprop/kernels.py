@@ -102,7 +102,7 @@ def activation_backward(grad, z, a, mask, kind, alpha):
 @kernel
 def outer(delta, inputs, out):
     """∂L/∂W = δᵀ a for one sample: ``delta`` ``(1, n_out)``, ``inputs`` ``(1, n_in)``, ``out``
-    ``(n_out, n_in)``; adding 0 makes a -0 product +0, as in ``network.weight_gradient``."""
+    ``(n_out, n_in)``; adding 0 makes a -0 product +0, as ``network.weight_gradient`` does."""
     zero = out.dtype.type(0)
     rows, columns = out.shape
     for i in range(rows):

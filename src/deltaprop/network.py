@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from .optimizers import Optimizer
     from .training import Callback, History
 
+__all__ = ["ForwardCache", "Gradients", "Network", "NumpyEngine"]
+
 Gradients = list[tuple[np.ndarray, np.ndarray]]
 
 
@@ -47,18 +49,16 @@ def weight_gradient(delta: np.ndarray, inputs: np.ndarray, out: np.ndarray) -> n
     """∂L/∂W^l = δ^l (a^(l-1))^T summed over the batch, written into ``out``.
 
     ``delta`` is ``(N, n_out)``, ``inputs`` ``(N, n_in)`` and ``out`` ``(n_out, n_in)``. For one
-    sample the product is a sum of one term, an outer product: BLAS packs its operands for long
-    sums and so takes several times longer over that one term than the element-wise product,
-    which gives the same numbers. Adding 0 turns a -0 product into +0, as BLAS's sum does.
+    sample the product is a sum of one term, an outer product, which ``np.matmul`` computes in
+    its own strided loop instead of BLAS: several times slower than the element-wise product,
+    which gives the same numbers. Adding 0 turns a -0 product into +0, as that loop's sum
+    (started from 0) does.
     """
     if len(delta) != 1:
         return np.matmul(delta.T, inputs, out=out)
     np.multiply(delta.T, inputs, out=out)
     out += 0
     return out
-
-
-__all__ = ["ForwardCache", "Gradients", "Network", "NumpyEngine"]
 
 
 class Network:
