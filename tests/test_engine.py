@@ -211,24 +211,32 @@ def test_one_sample_at_a_time_gives_the_same_bits_on_both_engines(name):
     assert results[0] == results[1]
 
 
+def retrained_on_both_engines(hidden: str, change) -> list:
+    """``[(net, history)]`` on the NumPy then the compiled engine: one epoch of SGD, then
+    ``change(net)``, then the second epoch's history."""
+    X, Y = regression()
+    results = []
+    for engine in ("numpy", "compiled"):
+        net = dp.Network.from_sizes(
+            [6, 16, 8, 3], hidden=hidden, output="identity", loss="mse", seed=4, engine=engine
+        )
+        net.fit(X, Y, epochs=1, batch_size=16, optimizer=dp.SGD(lr=0.05))
+        change(net)
+        results.append((net, net.fit(X, Y, epochs=1, batch_size=16, optimizer=dp.SGD(lr=0.05))))
+    return results
+
+
 @needs_numba
 @pytest.mark.parametrize("alpha", [0.5, 0.0])  # 0: a leaky ReLU that is a ReLU
 def test_both_engines_use_an_alpha_changed_after_training_began(alpha):
-    X, Y = regression()
-    nets = []
-    for engine in ("numpy", "compiled"):
-        net = dp.Network.from_sizes(
-            [6, 16, 8, 3], hidden="leaky_relu", output="identity", loss="mse", seed=4,
-            engine=engine,
-        )  # fmt: skip
-        net.fit(X, Y, epochs=1, batch_size=16, optimizer=dp.SGD(lr=0.05))
+    def set_alpha(net):
         for layer in net.layers[:-1]:
             layer.activation.alpha = alpha
-        history = net.fit(X, Y, epochs=1, batch_size=16, optimizer=dp.SGD(lr=0.05))
-        nets.append((net, history))
-    (reference, expected), (compiled, history) = nets
+
+    (reference, expected), (compiled, history) = retrained_on_both_engines("leaky_relu", set_alpha)
     assert compiled.parameter_vector.tobytes() == reference.parameter_vector.tobytes()
     assert history.loss == expected.loss
+    X, _ = regression()
     assert compiled.forward(X).tobytes() == reference.forward(X).tobytes()
 
 
@@ -528,20 +536,13 @@ def test_dropout_before_activations_with_and_without_a_kernel_trains_as_on_numpy
 
 @needs_numba
 def test_replacing_every_layers_activation_between_fits_is_used():
-    X, Y = regression()
-    nets = []
-    for engine in ("numpy", "compiled"):
-        net = dp.Network.from_sizes(
-            [6, 16, 8, 3], hidden="identity", output="identity", loss="mse", seed=4,
-            engine=engine,
-        )  # fmt: skip
-        net.fit(X, Y, epochs=1, batch_size=16, optimizer=dp.SGD(lr=0.05))
+    def replace(net):
         for layer in net.layers:  # a new activation object in every layer
             layer.activation = dp.get_activation("relu")
-        net.fit(X, Y, epochs=1, batch_size=16, optimizer=dp.SGD(lr=0.05))
-        nets.append(net)
-    assert nets[1].parameter_vector.tobytes() == nets[0].parameter_vector.tobytes()
-    assert nets[1].forward(X).min() >= 0
+
+    (reference, _), (compiled, _) = retrained_on_both_engines("identity", replace)
+    assert compiled.parameter_vector.tobytes() == reference.parameter_vector.tobytes()
+    assert compiled.forward(regression()[0]).min() >= 0
 
 
 KERNELS_OF_A_STEP = [
