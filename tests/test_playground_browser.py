@@ -179,6 +179,19 @@ def test_a_step_changes_the_weights_by_minus_lr_times_the_gradient(page, tmp_pat
     assert predictions.shape == (len(data.x_test),)
 
 
+def test_a_state_that_arrives_while_typing_keeps_the_typed_value(page):
+    page.get_by_test_id("batch-size").fill("500")  # typed, not yet committed with Enter or Tab
+    # A change made just before (a click elsewhere would commit the typing) gets its state now.
+    page.evaluate(
+        "() => { const rate = document.getElementById('learning-rate');"
+        " rate.value = '0.3'; rate.dispatchEvent(new Event('change')); }"
+    )
+    until(page, "location.hash.includes('%22lr%22%3A0.3')")
+    assert page.get_by_test_id("batch-size").input_value() == "500"
+    page.get_by_test_id("batch-size").blur()
+    until(page, "location.hash.includes('%22batch_size%22%3A500')")
+
+
 def test_a_bad_csv_says_what_is_wrong_and_a_good_one_trains(page):
     upload = page.get_by_test_id("csv-upload")
     message = page.get_by_test_id("upload-message")

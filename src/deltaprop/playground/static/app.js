@@ -75,7 +75,8 @@ function showState(message) {
   const config = message.config;
   for (const element of document.querySelectorAll("[data-config]")) {
     const value = config[element.dataset.config];
-    if (value === undefined) continue;
+    // A state that arrives while the user types into a control must not undo the typing.
+    if (value === undefined || element.dataset.editing) continue;
     if (element.tagName === "SELECT" && element.dataset.number !== undefined) ensureOption(element, value);
     element.value = String(value);
   }
@@ -217,7 +218,9 @@ function configFromUrl() {
 function wire() {
   fillSelect($("activation"), HIDDEN_ACTIVATIONS, "tanh");
   for (const element of document.querySelectorAll("[data-config]")) {
+    element.addEventListener("input", () => { element.dataset.editing = "true"; });
     element.addEventListener("change", () => {
+      delete element.dataset.editing;
       const key = element.dataset.config;
       let value = element.dataset.number !== undefined ? Number(element.value) : element.value;
       const change = { [key]: value };
