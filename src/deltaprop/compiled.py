@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import kernels
+from . import blas, fused, kernels
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError
 from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
@@ -58,6 +58,15 @@ def _signature(layers) -> list[tuple[type, object]]:
     return [(type(layer.activation), getattr(layer.activation, "alpha", None)) for layer in layers]
 
 
+_FUSED: list[bool] = []  # whether blas.check() passed, once per process
+
+
+def _fused_available() -> bool:
+    if not _FUSED:
+        _FUSED.append(blas.check())
+    return _FUSED[0]
+
+
 class _Plan:
     """What the kernels need to know of each layer, worked out once per set of activations."""
 
@@ -83,7 +92,8 @@ class CompiledEngine:
         self.network = network
         self.dtype = network.dtype.type
         self._empty = np.empty(0, dtype=network.dtype)
-        self._empty2 = np.empty((0, 0), dtype=network.dtype)  # "no dropout mask"
+        self._empty2 = np.empty((0, 0), dtype=network.dtype)  # "no dropout mask", "no rows"
+        self._no_labels = np.empty(0, dtype=np.int64)
         self._plan = _Plan(network.layers, self.dtype)
         self._decays: dict[tuple[int, float], np.ndarray] = {}
 
@@ -188,16 +198,78 @@ class CompiledEngine:
         return loss.output_delta(z, a, targets, activation, out=out)
 
     def backprop(self, X, targets, rng=None, work=None) -> tuple[float, Gradients, np.ndarray]:
-        """Mean loss, gradients and output a^L of one batch (dropout when ``rng``)."""
+        """Mean loss, gradients and output a^L of one batch (dropout when ``rng``): in one
+        compiled call (``fused.py``) where it has every part, else pass by pass from here."""
         network = self.network
         work = work or Workspace.for_targets(network.layers, network.dtype, targets)
         plan = self.plan()
+        call = self._fused_call(X, targets, rng, work, plan)
+        if call is not None:
+            loss = fused.backprop(*call)
+            if not call[-1]:  # a loss without a kernel: NumPy's, from what the pass wrote
+                loss = network.loss.value(work.zs[-1], work.activations[-1], targets)
+            return float(loss), work.gradients, work.activations[-1]
         cache = self.forward(X, rng, work, plan)
         if type(network.loss) is CrossEntropy and targets.ndim == 1 and len(X):
             loss = float(kernels.cross_entropy_from_labels(cache.zs[-1], targets))
         else:
             loss = float(network.loss.value(cache.zs[-1], cache.output, targets))
         return loss, self.backward(cache, targets, work, plan=plan), cache.output
+
+    def _fused_call(self, X, targets, rng, work, plan) -> tuple | None:
+        """The arguments of ``fused.backprop`` for this batch, or None where it lacks a part
+        (dropout, an activation or loss without a kernel, arrays in other layouts, a NumPy
+        whose BLAS ``blas.matmul`` cannot call)."""
+        network = self.network
+        layers, loss, dtype = network.layers, network.loss, network.dtype
+        rows = len(X)
+        if not _fused_available() or work.inference or work.rows != rows or rows == 0:
+            return None
+        if rng is not None and any(layer.dropout for layer in layers):
+            return None
+        if None in plan.kinds[:-1] or not (plan.softmax_output or plan.kinds[-1] is not None):
+            return None
+        if X.dtype != dtype or not X.flags.c_contiguous or X.ndim != 2:
+            return None
+        labels = targets.ndim == 1
+        if labels != (work.orders[-1] == "F") or not targets.flags.c_contiguous:
+            return None
+        if type(loss) is CrossEntropy and labels:
+            how, scale = fused.LABELS, 1 / rows
+        elif type(loss) is CrossEntropy or (type(loss) is BinaryCrossEntropy and not labels):
+            how = fused.ROWS
+            scale = 1 / (rows if type(loss) is CrossEntropy else targets.size)
+        elif type(loss) is MeanSquaredError and plan.kinds[-1] is not None and not labels:
+            how, scale = fused.ROWS_WITH_PRIME, 2 / targets.size
+        else:
+            return None
+        if targets.dtype != (np.int64 if labels else dtype):
+            return None
+        vector = network.parameter_vector
+        table, alphas = self._table(work, network.layout, plan)
+        return (
+            X, targets if labels else self._no_labels, self._empty2 if labels else targets,
+            vector, work.gradient_vector, work.z_buffer, work.activation_buffer,
+            work.delta_buffer, table, alphas, work.ones,
+            plan.softmax_output, how, self.dtype(scale), not labels, how == fused.LABELS,
+        )  # fmt: skip
+
+    def _table(self, work: Workspace, layout: Layout, plan: _Plan) -> tuple[np.ndarray, ...]:
+        """``fused.py``'s table of the layers and their activations' alphas, kept with the
+        workspace while the layout and the plan are those they were made for."""
+        kept = getattr(work, "fused_table", None)
+        if kept is not None and kept[0] is layout and kept[1] is plan:
+            return kept[2:]
+        table = np.zeros((len(work.layers), fused.LAYER_COLUMNS), dtype=np.int64)
+        for index, layer in enumerate(work.layers):
+            kind = plan.kinds[index]
+            table[index] = (
+                layer.n_in, layer.n_out, layout.offsets[2 * index], layout.offsets[2 * index + 1],
+                work.offsets[index], kernels.IDENTITY if kind is None else kind,
+            )  # fmt: skip
+        alphas = np.array(plan.alphas, dtype=self.dtype)
+        work.fused_table = (layout, plan, table, alphas)
+        return table, alphas
 
     def loss(self, X, targets) -> np.floating:
         """Mean loss, forward pass only, in the network's dtype."""

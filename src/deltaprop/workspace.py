@@ -35,6 +35,8 @@ import numpy as np
 from .layers import Dense
 from .parameters import Layout, Parameters
 
+ALIGN = 16  # elements: 64 bytes of float32, 128 of float64
+
 
 @dataclass
 class ForwardCache:
@@ -99,13 +101,25 @@ class Workspace:
         row_targets: bool = False,
     ):
         self.layers, self.rows, self.dtype = list(layers), rows, dtype
+        self.inference = inference
         last = len(self.layers) - 1
         self.orders = ["C" if inference else "F"] * last + ["C" if row_targets else "F"]
-        self.zs, self.activations, self.dropped, self.masks = [], [], [], []
+        # Z^l, A^l and δ^l of all layers each lie in one buffer, layer after layer, each layer
+        # starting on a 64-byte boundary: compiled code (``fused.py``) takes the buffers.
+        self.offsets, offset = [], 0
+        for layer in self.layers:
+            self.offsets.append(offset)
+            offset += -(-rows * layer.n_out // ALIGN) * ALIGN
+        self.z_buffer = np.empty(offset, dtype=dtype)
+        self.zs = self._views(self.z_buffer)
+        self.dropped, self.masks = [], []
+        if inference:  # A^l overwrites Z^l but for the output layer
+            self.activation_buffer = None
+            self.activations = [*self.zs[:last], self._rows(last)]
+        else:
+            self.activation_buffer = np.empty(offset, dtype=dtype)
+            self.activations = self._views(self.activation_buffer)
         for index, layer in enumerate(self.layers):
-            self.zs.append(self._rows(index))
-            in_place = inference and index < last
-            self.activations.append(self.zs[index] if in_place else self._rows(index))
             self.dropped.append(self._rows(index) if layer.dropout else None)
             self.masks.append(self._rows(index) if layer.dropout else None)
 
@@ -119,9 +133,24 @@ class Workspace:
         shape = (self.rows, self.layers[index].n_out)
         return np.empty(shape, dtype=self.dtype, order=self.orders[index])
 
+    def _views(self, buffer: np.ndarray) -> list[np.ndarray]:
+        """Each layer's ``(rows, n_out)`` array in ``buffer``, in that layer's memory order."""
+        views = []
+        for index, (layer, start) in enumerate(zip(self.layers, self.offsets)):
+            part = buffer[start : start + self.rows * layer.n_out]
+            if self.orders[index] == "F":
+                views.append(part.reshape(layer.n_out, self.rows).T)
+            else:
+                views.append(part.reshape(self.rows, layer.n_out))
+        return views
+
+    @cached_property
+    def delta_buffer(self) -> np.ndarray:
+        return np.empty(len(self.z_buffer), dtype=self.dtype)
+
     @cached_property
     def deltas(self) -> list[np.ndarray]:
-        return [self._rows(index) for index in range(len(self.layers))]
+        return self._views(self.delta_buffer)
 
     @cached_property
     def ones(self) -> np.ndarray:

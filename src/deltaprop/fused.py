@@ -1,0 +1,138 @@
+"""One training step's forward and backward pass as a single compiled call.
+
+``CompiledEngine.backprop`` otherwise runs the passes from Python: per layer a NumPy product,
+a kernel, another product, each a call with its own dispatch, some 20-40 calls per step. For
+small networks or one sample per step those calls are most of the time. ``backprop`` here
+makes exactly the same calls in the same order from compiled code: the products by
+``blas.matmul`` (the same BLAS calls as ``np.matmul``), the element-wise work by the kernels of
+``kernels.py``; so it gives the same bits as the engine's Python passes.
+
+It reads the parameters and writes the workspace through flat buffers, since compiled code
+takes no list of arrays of mixed layouts: ``params`` and ``grads`` are the parameter and
+gradient vectors, and ``zs``, ``activations`` and ``deltas`` the buffers behind a training
+``Workspace``'s arrays. ``table`` holds one row per layer (see ``LAYER_COLUMNS``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import blas, kernels
+from .kernels import kernel
+
+# The columns of ``table``: a layer's sizes, where W^l and b^l start in the parameter vector,
+# where its (N, n_out) arrays start in the workspace buffers, and its activation's kernel code.
+N_IN, N_OUT, WEIGHTS, BIAS, OFFSET, KIND = range(6)
+LAYER_COLUMNS = 6
+
+# How δ^L comes from the output (``compiled.CompiledEngine._output_delta``'s kernels).
+LABELS, ROWS, ROWS_WITH_PRIME = range(3)
+
+
+@kernel
+def _weights(params, table, index):
+    """W^l, ``(n_out, n_in)``, a view of the vector ``params``."""
+    n_in, n_out, start = table[index, N_IN], table[index, N_OUT], table[index, WEIGHTS]
+    return params[start : start + n_out * n_in].reshape((n_out, n_in))
+
+
+@kernel
+def _bias(params, table, index):
+    """b^l, ``(n_out,)``, a view of the vector ``params``."""
+    start = table[index, BIAS]
+    return params[start : start + table[index, N_OUT]]
+
+
+@kernel
+def _columns(buffer, table, index, rows):
+    """Layer ``index``'s ``(rows, n_out)`` array of ``buffer``, stored column-major."""
+    n_out, start = table[index, N_OUT], table[index, OFFSET]
+    return buffer[start : start + rows * n_out].reshape((n_out, rows)).T
+
+
+@kernel
+def _rows(buffer, table, index, rows):
+    """Layer ``index``'s ``(rows, n_out)`` array of ``buffer``, stored row-major."""
+    n_out, start = table[index, N_OUT], table[index, OFFSET]
+    return buffer[start : start + rows * n_out].reshape((rows, n_out))
+
+
+@kernel
+def _flat(buffer, table, index):
+    """Layer ``index``'s array of ``buffer`` for a batch of one sample, as 1-D ``(n_out,)``."""
+    start = table[index, OFFSET]
+    return buffer[start : start + table[index, N_OUT]]
+
+
+@kernel
+def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, alphas, ones,
+             softmax, how, scale, row_output, with_loss):  # fmt: skip
+    """The forward and backward pass of one batch of N ≥ 1 samples: ``X`` ``(N, n_in)``
+    row-major, ``labels`` ``(N,)`` (how == LABELS) or ``targets`` ``(N, n_out)`` row-major
+    (else), ``ones`` ``(N,)``; the output layer's arrays row-major when ``row_output``, the
+    hidden layers' column-major, as in a training ``Workspace``.
+
+    Writes Z^l, A^l, δ^l and the gradient vector. Returns the mean cross-entropy of the labels
+    when ``with_loss`` (as ``kernels.cross_entropy_from_labels``), else 0.
+    """
+    rows, last = X.shape[0], table.shape[0] - 1
+    # z^l = W^l a^(l-1) + b^l and a^l = σ(z^l), for the hidden layers (column-major)
+    inputs = X
+    for index in range(last):
+        z, a = _columns(zs, table, index, rows), _columns(activations, table, index, rows)
+        blas.matmul(inputs, _weights(params, table, index).T, z)
+        bias, kind = _bias(params, table, index), table[index, KIND]
+        kernels.bias_activation(z.T, bias, a.T, False, kind, alphas[index])
+        inputs = a
+    # the output layer, row-major against targets given as rows
+    if row_output:
+        z, a = _rows(zs, table, last, rows), _rows(activations, table, last, rows)
+        delta = _rows(deltas, table, last, rows)
+    else:
+        z, a = _columns(zs, table, last, rows), _columns(activations, table, last, rows)
+        delta = _columns(deltas, table, last, rows)
+    blas.matmul(inputs, _weights(params, table, last).T, z)
+    bias, kind, alpha = _bias(params, table, last), table[last, KIND], alphas[last]
+    if softmax:
+        kernels.bias_softmax(z, bias, a)
+    elif row_output:
+        kernels.bias_activation(z, bias, a, True, kind, alpha)
+    else:
+        kernels.bias_activation(z.T, bias, a.T, False, kind, alpha)
+    # δ^L (see CompiledEngine._output_delta)
+    if how == LABELS:
+        kernels.delta_from_labels(a, labels, scale, delta)
+    elif how == ROWS:
+        kernels.delta_from_rows(a, z, targets, scale, kernels.IDENTITY, alpha, delta)
+    else:
+        kernels.delta_from_rows(a, z, targets, scale, kind, alpha, delta)
+    loss = kernels.cross_entropy_from_labels(z, labels) if with_loss else zs.dtype.type(0)
+    no_mask = np.empty((0, 0), dtype=zs.dtype)
+    for index in range(last, -1, -1):
+        # ∂L/∂W^l = δ^l (a^(l-1))^T (an outer product for one sample), ∂L/∂b^l = 1ᵀ δ^l
+        weights_grad, bias_grad = _weights(grads, table, index), _bias(grads, table, index)
+        inputs = X if index == 0 else _columns(activations, table, index - 1, rows)
+        if rows == 1:
+            input_row = X[0] if index == 0 else _flat(activations, table, index - 1)
+            delta_row = _flat(deltas, table, index)
+            kernels.outer(delta_row.reshape((1, delta_row.size)),
+                          input_row.reshape((1, input_row.size)), weights_grad)  # fmt: skip
+        else:
+            blas.matmul(delta.T, inputs, weights_grad)
+        blas.matmul(ones.reshape((1, rows)), delta, bias_grad.reshape((1, bias_grad.size)))
+        if index == 0:
+            break
+        # δ^(l-1) = ((W^l)^T δ^l) ⊙ σ'(z^(l-1))
+        below = index - 1
+        grad = _columns(deltas, table, below, rows)
+        blas.matmul(delta, _weights(params, table, index), grad)
+        z_below, a_below = (
+            _columns(zs, table, below, rows),
+            _columns(activations, table, below, rows),
+        )
+        kind_below = table[below, KIND]
+        kernels.activation_backward(
+            grad.T, z_below.T, a_below.T, no_mask, kind_below, alphas[below]
+        )
+        delta = grad
+    return loss
