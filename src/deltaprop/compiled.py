@@ -14,6 +14,8 @@ code for that part, so every network trains here, and gives what the NumPy engin
 
 from __future__ import annotations
 
+import math
+import operator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -95,7 +97,7 @@ class CompiledEngine:
         self._empty2 = np.empty((0, 0), dtype=network.dtype)  # "no dropout mask", "no rows"
         self._no_labels = np.empty(0, dtype=np.int64)
         self._plan = _Plan(network.layers, self.dtype)
-        self._decays: dict[tuple[int, float], np.ndarray] = {}
+        self._kept_factors: dict[tuple[int, float, float], np.ndarray] = {}
 
     def plan(self) -> _Plan:
         """The layers' plan, redone when an activation or its alpha was changed since."""
@@ -221,45 +223,53 @@ class CompiledEngine:
         (dropout, an activation or loss without a kernel, arrays in other layouts, a NumPy
         whose BLAS ``blas.matmul`` cannot call)."""
         network = self.network
-        layers, loss, dtype = network.layers, network.loss, network.dtype
-        rows = len(X)
-        if not _fused_available() or work.inference or work.rows != rows or rows == 0:
+        if rng is not None and any(layer.dropout for layer in network.layers):
             return None
-        if rng is not None and any(layer.dropout for layer in layers):
+        if X.dtype != network.dtype or not X.flags.c_contiguous or X.ndim != 2:
             return None
-        if None in plan.kinds[:-1] or not (plan.softmax_output or plan.kinds[-1] is not None):
-            return None
-        if X.dtype != dtype or not X.flags.c_contiguous or X.ndim != 2:
-            return None
-        labels = targets.ndim == 1
-        if labels != (work.orders[-1] == "F") or not targets.flags.c_contiguous:
-            return None
-        if type(loss) is CrossEntropy and labels:
-            how, scale = fused.LABELS, 1 / rows
-        elif type(loss) is CrossEntropy or (type(loss) is BinaryCrossEntropy and not labels):
-            how = fused.ROWS
-            scale = 1 / (rows if type(loss) is CrossEntropy else targets.size)
-        elif type(loss) is MeanSquaredError and plan.kinds[-1] is not None and not labels:
-            how, scale = fused.ROWS_WITH_PRIME, 2 / targets.size
-        else:
-            return None
-        if targets.dtype != (np.int64 if labels else dtype):
+        if len(X) != work.rows or not targets.flags.c_contiguous:
             return None
         vector = network.parameter_vector
-        table, alphas = self._table(work, network.layout, plan)
+        labels = targets.ndim == 1
+        key = (network.layout, plan, network.loss, labels, targets.dtype)
+        kept = work.__dict__.get("fused")
+        if kept is None or not all(map(operator.is_, kept[0], key)):
+            kept = work.fused = (key, self._fused_arguments(work, targets, plan))
+        if kept[1] is None:
+            return None
+        table, alphas, how, scale = kept[1]
         return (
             X, targets if labels else self._no_labels, self._empty2 if labels else targets,
             vector, work.gradient_vector, work.z_buffer, work.activation_buffer,
             work.delta_buffer, table, alphas, work.ones,
-            plan.softmax_output, how, self.dtype(scale), not labels, how == fused.LABELS,
+            plan.softmax_output, how, scale, not labels, how == fused.LABELS,
         )  # fmt: skip
 
-    def _table(self, work: Workspace, layout: Layout, plan: _Plan) -> tuple[np.ndarray, ...]:
-        """``fused.py``'s table of the layers and their activations' alphas, kept with the
-        workspace while the layout and the plan are those they were made for."""
-        kept = getattr(work, "fused_table", None)
-        if kept is not None and kept[0] is layout and kept[1] is plan:
-            return kept[2:]
+    def _fused_arguments(self, work: Workspace, targets, plan: _Plan) -> tuple | None:
+        """What ``fused.backprop`` takes from the network and the workspace, the same at every
+        step of a fit (the table of layers, the alphas, how δ^L comes and its scale), or None
+        where it cannot compute these passes."""
+        network = self.network
+        loss, rows, labels = network.loss, work.rows, targets.ndim == 1
+        if not _fused_available() or work.inference or rows == 0:
+            return None
+        if None in plan.kinds[:-1] or not (plan.softmax_output or plan.kinds[-1] is not None):
+            return None
+        if labels != (work.orders[-1] == "F") or targets.dtype != (
+            np.int64 if labels else network.dtype
+        ):
+            return None
+        n_outputs = rows * network.layers[-1].n_out
+        if type(loss) is CrossEntropy and labels:
+            how, scale = fused.LABELS, 1 / rows
+        elif type(loss) is CrossEntropy or (type(loss) is BinaryCrossEntropy and not labels):
+            how = fused.ROWS
+            scale = 1 / (rows if type(loss) is CrossEntropy else n_outputs)
+        elif type(loss) is MeanSquaredError and plan.kinds[-1] is not None and not labels:
+            how, scale = fused.ROWS_WITH_PRIME, 2 / n_outputs
+        else:
+            return None
+        layout = network.layout
         table = np.zeros((len(work.layers), fused.LAYER_COLUMNS), dtype=np.int64)
         for index, layer in enumerate(work.layers):
             kind = plan.kinds[index]
@@ -267,9 +277,7 @@ class CompiledEngine:
                 layer.n_in, layer.n_out, layout.offsets[2 * index], layout.offsets[2 * index + 1],
                 work.offsets[index], kernels.IDENTITY if kind is None else kind,
             )  # fmt: skip
-        alphas = np.array(plan.alphas, dtype=self.dtype)
-        work.fused_table = (layout, plan, table, alphas)
-        return table, alphas
+        return table, np.array(plan.alphas, dtype=self.dtype), how, self.dtype(scale)
 
     def loss(self, X, targets) -> np.floating:
         """Mean loss, forward pass only, in the network's dtype."""
@@ -277,6 +285,19 @@ class CompiledEngine:
         return self.network.loss.value(cache.zs[-1], cache.output, targets)
 
     # ------------------------------------------------------------------ optimizer updates
+    def _factors(self, layout: Layout, weights: float, biases: float) -> np.ndarray:
+        """Per array of ``layout``, ``weights`` for a weight matrix and ``biases`` for a bias, in
+        the network's dtype: the kernels' ``decays`` and ``shrinks``, kept between steps."""
+        key = (id(layout), weights, biases)
+        factors = self._kept_factors.get(key)
+        if factors is None or len(factors) != len(layout.starts):
+            if len(self._kept_factors) > 16:  # a schedule changes AdamW's shrink every step
+                self._kept_factors.clear()
+            dtype = self.dtype
+            factors = np.where(layout.is_weight, dtype(weights), dtype(biases))
+            self._kept_factors[key] = factors
+        return factors
+
     def fused_update(
         self,
         optimizer: Optimizer,
@@ -294,12 +315,10 @@ class CompiledEngine:
             return False
         if any(array.dtype.type is not dtype for array in state.values()):
             return False  # state kept in another dtype (an optimizer used on another network)
-        starts, stops, is_weight = layout.starts, layout.stops, layout.is_weight
-        coupled = optimizer.weight_decay if optimizer._coupled_decay else 0.0
-        decays = self._decays.get((id(layout), coupled))
-        if decays is None or len(decays) != len(starts):
-            decays = np.where(is_weight, dtype(coupled), dtype(0))
-            self._decays = {(id(layout), coupled): decays}
+        starts, stops = layout.starts, layout.stops
+        decays = self._factors(
+            layout, optimizer.weight_decay if optimizer._coupled_decay else 0.0, 0
+        )
         if update is SGD._update:
             velocity = state.get("velocity", self._empty)
             kernels.sgd(
@@ -309,12 +328,12 @@ class CompiledEngine:
             return True
         if update in (Adam._update, AdamW._update):
             shrink = 1 - lr * optimizer.weight_decay if update is AdamW._update else 1.0
-            shrinks = np.where(is_weight, dtype(shrink), dtype(1))
+            shrinks = self._factors(layout, shrink, 1)
             t = optimizer.iterations + 1
             kernels.adam(
                 vector, gradient, state["m"], state["v"], starts, stops, decays, shrinks,
                 dtype(optimizer.beta1), dtype(1 - optimizer.beta1), dtype(optimizer.beta2),
-                dtype(1 - optimizer.beta2), dtype(np.sqrt(1 - optimizer.beta2**t)),
+                dtype(1 - optimizer.beta2), dtype(math.sqrt(1 - optimizer.beta2**t)),
                 dtype(optimizer.eps), dtype(lr / (1 - optimizer.beta1**t)),
             )  # fmt: skip
             return True

@@ -219,9 +219,10 @@ class Network:
         """Re-pack when a layer's arrays stopped being views of the vector (the layer was put
         into another network since), so that the vector and the layers never disagree."""
         vector = self._parameter_vector
-        if any(layer.weights.base is not vector or layer.bias.base is not vector
-               for layer in self.layers):  # fmt: skip
-            self._pack()
+        for layer in self.layers:  # a loop, not any(): this runs at every training step
+            if layer.weights.base is not vector or layer.bias.base is not vector:
+                self._pack()
+                return
 
     @property
     def engine(self) -> str:
