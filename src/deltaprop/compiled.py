@@ -60,13 +60,13 @@ def _signature(layers) -> list[tuple[type, object]]:
     return [(type(layer.activation), getattr(layer.activation, "alpha", None)) for layer in layers]
 
 
-_FUSED: list[bool] = []  # whether blas.check() passed, once per process
+_CHECKED: dict[type, bool] = {}  # blas.check(dtype), once per process
 
 
-def _fused_available() -> bool:
-    if not _FUSED:
-        _FUSED.append(blas.check())
-    return _FUSED[0]
+def _fused_available(dtype: type) -> bool:
+    if dtype not in _CHECKED:
+        _CHECKED[dtype] = blas.check(dtype)
+    return _CHECKED[dtype]
 
 
 class _Plan:
@@ -251,7 +251,7 @@ class CompiledEngine:
         where it cannot compute these passes."""
         network = self.network
         loss, rows, labels = network.loss, work.rows, targets.ndim == 1
-        if not _fused_available() or work.inference or rows == 0:
+        if not _fused_available(self.dtype) or work.inference or rows == 0:
             return None
         if None in plan.kinds[:-1] or not (plan.softmax_output or plan.kinds[-1] is not None):
             return None

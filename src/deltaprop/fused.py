@@ -15,10 +15,15 @@ gradient vectors, and ``zs``, ``activations`` and ``deltas`` the buffers behind 
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from . import blas, kernels
 from .kernels import kernel
+
+# A view of a buffer, inlined into the caller: compiling each as a function of its own would add
+# about a second to the first run.
+view = numba.njit(inline="always")
 
 # The columns of ``table``: a layer's sizes, where W^l and b^l start in the parameter vector,
 # where its (N, n_out) arrays start in the workspace buffers, and its activation's kernel code.
@@ -29,35 +34,35 @@ LAYER_COLUMNS = 6
 LABELS, ROWS, ROWS_WITH_PRIME = range(3)
 
 
-@kernel
+@view
 def _weights(params, table, index):
     """W^l, ``(n_out, n_in)``, a view of the vector ``params``."""
     n_in, n_out, start = table[index, N_IN], table[index, N_OUT], table[index, WEIGHTS]
     return params[start : start + n_out * n_in].reshape((n_out, n_in))
 
 
-@kernel
+@view
 def _bias(params, table, index):
     """b^l, ``(n_out,)``, a view of the vector ``params``."""
     start = table[index, BIAS]
     return params[start : start + table[index, N_OUT]]
 
 
-@kernel
+@view
 def _columns(buffer, table, index, rows):
     """Layer ``index``'s ``(rows, n_out)`` array of ``buffer``, stored column-major."""
     n_out, start = table[index, N_OUT], table[index, OFFSET]
     return buffer[start : start + rows * n_out].reshape((n_out, rows)).T
 
 
-@kernel
+@view
 def _rows(buffer, table, index, rows):
     """Layer ``index``'s ``(rows, n_out)`` array of ``buffer``, stored row-major."""
     n_out, start = table[index, N_OUT], table[index, OFFSET]
     return buffer[start : start + rows * n_out].reshape((rows, n_out))
 
 
-@kernel
+@view
 def _flat(buffer, table, index):
     """Layer ``index``'s array of ``buffer`` for a batch of one sample, as 1-D ``(n_out,)``."""
     start = table[index, OFFSET]
