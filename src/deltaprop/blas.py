@@ -21,9 +21,10 @@ import os
 from pathlib import Path
 
 import llvmlite.binding as llvm
-import numba
 import numpy as np
 from numba import types
+
+from .kernels import kernel
 
 ROW_MAJOR, COL_MAJOR, NO_TRANS, TRANS, UPPER = 101, 102, 111, 112, 121
 LARGEST = 2**63 - 2  # NumPy's BLAS_MAXSIZE for a 64-bit-integer BLAS
@@ -89,15 +90,7 @@ if AVAILABLE:
     sdot, ddot = _FUNCTIONS["sdot"], _FUNCTIONS["ddot"]
 
 
-def _kernel(function):
-    """``numba.njit`` with the on-disk cache where possible (see ``kernels.kernel``)."""
-    try:
-        return numba.njit(cache=True, error_model="numpy")(function)
-    except RuntimeError:
-        return numba.njit(error_model="numpy")(function)
-
-
-@_kernel
+@kernel
 def _blasable(stride1, stride2, d1, d2, itemsize):
     """NumPy's ``is_blasable2d``: the second axis contiguous, the first a whole number of
     elements apart and at least ``d2`` of them."""
@@ -106,7 +99,7 @@ def _blasable(stride1, stride2, d1, d2, itemsize):
     return stride1 % itemsize == 0 and d2 <= stride1 // itemsize <= LARGEST
 
 
-@_kernel
+@kernel
 def _loop(a, b, out):
     """NumPy's ``matmul_inner_noblas``: each element summed from 0 in order of the inner index."""
     rows, inner = a.shape
@@ -119,7 +112,7 @@ def _loop(a, b, out):
             out[i, j] = total
 
 
-@_kernel
+@kernel
 def _dot(x, x_stride, y, y_stride, n, single):
     """NumPy's ``FLOAT_dot``/``DOUBLE_dot`` of ``n`` elements of the 1-D ``x`` and ``y``."""
     itemsize = x.itemsize
@@ -139,7 +132,7 @@ def _dot(x, x_stride, y, y_stride, n, single):
     return total
 
 
-@_kernel
+@kernel
 def _gemv(matrix, m_stride, n_stride, vector, v_stride, out, o_stride, m, n, single):
     """NumPy's ``@TYPE@_gemv``: ``out (m) = matrix (m, n) @ vector (n)``, strides in bytes."""
     itemsize = matrix.itemsize
@@ -156,7 +149,7 @@ def _gemv(matrix, m_stride, n_stride, vector, v_stride, out, o_stride, m, n, sin
               out.ctypes.data, incy)  # fmt: skip
 
 
-@_kernel
+@kernel
 def _matrix_matrix(a, b, out, single):
     """NumPy's ``matmul_matrixmatrix``: ``out = a @ b`` by ``gemm`` (``syrk`` for A·Aᵀ) on a
     row-major ``out``."""
@@ -194,17 +187,9 @@ def _matrix_matrix(a, b, out, single):
               0.0, out.ctypes.data, ldc)  # fmt: skip
 
 
-def _any_layout(function):
-    """Compiled once per dtype for arrays of any layout (numba's "A"), not once per mix of
-    C and F arrays: each mix would cost its own seconds of compilation on the first run."""
-    signatures = [types.void(*[types.Array(dtype, 2, "A")] * 3) for dtype in FLOATS]
-    try:
-        return numba.njit(signatures, cache=True, error_model="numpy")(function)
-    except RuntimeError:
-        return numba.njit(signatures, error_model="numpy")(function)
-
-
-@_any_layout
+# Compiled once per dtype for arrays of any layout (numba's "A"), not once per mix of C and F
+# arrays: each mix would cost its own seconds of compilation on the first run.
+@kernel(signatures=[types.void(*[types.Array(dtype, 2, "A")] * 3) for dtype in FLOATS])
 def matmul(a, b, out):
     """``np.matmul(a, b, out=out)`` for 2-D float32 or float64 arrays ``(m, n)``, ``(n, p)``
     and ``(m, p)`` of one dtype, each with one contiguous axis, ``out`` sharing no memory with

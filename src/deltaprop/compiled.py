@@ -236,7 +236,7 @@ class CompiledEngine:
         vector = network.parameter_vector
         labels = targets.ndim == 1
         key = (network.layout, plan, network.loss, labels, targets.dtype)
-        kept = work.__dict__.get("fused")
+        kept = getattr(work, "fused", None)  # (the key, the arguments) of the last step
         if kept is None or not all(map(operator.is_, kept[0], key)):
             kept = work.fused = (key, self._fused_arguments(work, targets, plan))
         if kept[1] is None:

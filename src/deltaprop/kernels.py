@@ -21,16 +21,22 @@ import numpy as np
 IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH = range(5)
 
 
-def kernel(function):
-    """``numba.njit`` with the on-disk cache when some cache directory is writable.
+def kernel(function=None, *, signatures=None):
+    """``numba.njit`` with the on-disk cache when some cache directory is writable; with
+    ``signatures``, compiled for those types only (``@kernel(signatures=[...])``).
 
     NumPy's error model: x/0 gives inf or NaN as in NumPy instead of raising, which also
     spares every division a branch and lets the loops vectorise.
     """
-    try:
-        return numba.njit(cache=True, error_model="numpy")(function)
-    except RuntimeError:  # numba found no writable cache directory: compile per process
-        return numba.njit(error_model="numpy")(function)
+
+    def compiled(function):
+        types = [signatures] if signatures else []
+        try:
+            return numba.njit(*types, cache=True, error_model="numpy")(function)
+        except RuntimeError:  # numba found no writable cache directory: compile per process
+            return numba.njit(*types, error_model="numpy")(function)
+
+    return compiled if function is None else compiled(function)
 
 
 @kernel

@@ -35,7 +35,7 @@ import numpy as np
 from .layers import Dense
 from .parameters import Layout, Parameters
 
-ALIGN = 16  # elements: 64 bytes of float32, 128 of float64
+ALIGN = 16  # elements between layers' starts in a buffer: 64 bytes of float32, 128 of float64
 
 
 @dataclass
@@ -86,6 +86,9 @@ class Workspace:
         whole batch's mask the same way and keeps its rows).
     deltas : list of ndarray, shapes ``(rows, n_out^l)``
         δ^l; allocated on first use (a forward pass never needs them).
+    z_buffer, activation_buffer, delta_buffer : ndarray, 1-D
+        The memory of ``zs``, ``activations`` (None in an inference workspace, whose hidden
+        A^l are its Z^l) and ``deltas``; layer l's array starts at ``offsets[l]``.
     gradients : list of (ndarray, ndarray)
         ``(∂L/∂W^l, ∂L/∂b^l)`` with the shapes of W^l and b^l, views of ``gradient_vector``
         (shape ``(n_parameters,)``, laid out as the network's parameter vector); allocated on
@@ -105,7 +108,8 @@ class Workspace:
         last = len(self.layers) - 1
         self.orders = ["C" if inference else "F"] * last + ["C" if row_targets else "F"]
         # Z^l, A^l and δ^l of all layers each lie in one buffer, layer after layer, each layer
-        # starting on a 64-byte boundary: compiled code (``fused.py``) takes the buffers.
+        # a multiple of ALIGN elements from the start: compiled code (``fused.py``) takes the
+        # buffers, as it cannot take a list of arrays of mixed layouts.
         self.offsets, offset = [], 0
         for layer in self.layers:
             self.offsets.append(offset)
