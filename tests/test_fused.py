@@ -105,3 +105,17 @@ def test_dropout_and_a_loss_without_a_kernel_keep_the_pass_by_pass_code():
     assert in_one_call(dropout, X, y, np.random.default_rng(0))[1] == 0
     assert in_one_call(dropout, X, y)[1] == 1  # no generator: no dropout (evaluation)
     assert in_one_call(huber, X, np.eye(2, dtype=np.float32)[y])[1] == 0
+
+
+def test_without_numpys_own_blas_the_step_runs_pass_by_pass_to_the_same_bits(monkeypatch):
+    from deltaprop import compiled
+
+    X, y = np.random.default_rng(0).standard_normal((12, 3)), np.arange(12) % 2
+    nets = []
+    for linked in (True, False):
+        monkeypatch.setattr(compiled, "_CHECKED", {np.float32: linked, np.float64: linked})
+        network = dp.Network.from_sizes([3, 4, 2], "relu", engine="compiled", seed=0)
+        assert in_one_call(network, X.astype(np.float32), y)[1] == int(linked)
+        network.fit(X, y, epochs=2, batch_size=4)
+        nets.append(network.parameter_vector.tobytes())
+    assert nets[0] == nets[1]
