@@ -323,6 +323,8 @@ def test_ctrl_c_while_the_command_starts_exits_130_in_one_line():
         stderr=subprocess.PIPE,
         text=True,
         env=ENV,
+        # as from a terminal: under `nohup` or `cmd &` in a script SIGINT arrives ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
