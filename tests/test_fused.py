@@ -3,6 +3,11 @@ the same bits in every array it writes, for every part it has a kernel for."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -14,6 +19,8 @@ from deltaprop.workspace import Workspace
 
 fused = pytest.importorskip("deltaprop.fused", reason="numba is not installed")
 
+SRC = Path(dp.__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
 HIDDEN = ["identity", "relu", "leaky_relu", "sigmoid", "tanh"]
 OUTPUTS = [  # output activation, loss, targets as labels?
     ("softmax", "cross_entropy", True),
@@ -119,3 +126,26 @@ def test_without_numpys_own_blas_the_step_runs_pass_by_pass_to_the_same_bits(mon
         network.fit(X, y, epochs=2, batch_size=4)
         nets.append(network.parameter_vector.tobytes())
     assert nets[0] == nets[1]
+
+
+def test_a_numpy_without_its_own_openblas_trains_on_the_compiled_engine(tmp_path):
+    """As with a NumPy built against another BLAS (MKL, a system OpenBLAS): the library file
+    ``blas.py`` looks for is not there. The cached kernels must not be linked then."""
+    script = tmp_path / "other_blas.py"
+    script.write_text(
+        "import pathlib\n"
+        "glob = pathlib.Path.glob\n"
+        "pathlib.Path.glob = lambda self, p: iter(()) if 'openblas' in p else glob(self, p)\n"
+        "import numpy as np\n"
+        "import deltaprop as dp\n"
+        "from deltaprop import blas\n"
+        "assert not blas.AVAILABLE\n"
+        "X, y = np.random.default_rng(0).standard_normal((12, 3)), np.arange(12) % 2\n"
+        "net = dp.Network.from_sizes([3, 4, 2], 'relu', engine='compiled', seed=0)\n"
+        "net.fit(X, y, epochs=2, batch_size=4, verbose=0)\n"
+        "print(net.engine, np.isfinite(net.parameter_vector).all())\n"
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            env=ENV, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["compiled", "True"]

@@ -187,9 +187,16 @@ def _matrix_matrix(a, b, out, single):
               0.0, out.ctypes.data, ldc)  # fmt: skip
 
 
-# Compiled once per dtype for arrays of any layout (numba's "A"), not once per mix of C and F
-# arrays: each mix would cost its own seconds of compilation on the first run.
-@kernel(signatures=[types.void(*[types.Array(dtype, 2, "A")] * 3) for dtype in FLOATS])
+def _once_per_dtype(function):
+    """Compiled once per dtype for arrays of any layout (numba's "A"), not once per mix of C
+    and F arrays: each mix would cost its own seconds of compilation on the first run. Left
+    uncompiled where there is no BLAS to call (``check`` is then False and nothing calls it)."""
+    if not AVAILABLE:
+        return function
+    return kernel(signatures=[types.void(*[types.Array(d, 2, "A")] * 3) for d in FLOATS])(function)
+
+
+@_once_per_dtype
 def matmul(a, b, out):
     """``np.matmul(a, b, out=out)`` for 2-D float32 or float64 arrays ``(m, n)``, ``(n, p)``
     and ``(m, p)`` of one dtype, each with one contiguous axis, ``out`` sharing no memory with
