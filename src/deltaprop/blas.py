@@ -9,9 +9,10 @@ a dot product for a 1x1 result, a plain loop when the summed dimension is 1 or a
 ``gemv`` when one operand is a vector, else ``gemm`` (``syrk`` for A·Aᵀ), of the transposed
 problem when the output is column-major.
 
-Where NumPy uses another BLAS (or none), ``AVAILABLE`` is False and callers keep NumPy's
-products. ``check()`` compares ``matmul`` with ``np.matmul`` over the layouts a training step
-uses, once per process, before anything relies on it.
+Where NumPy uses another BLAS (or none), ``AVAILABLE`` is False, ``matmul`` is left
+uncompiled and callers keep NumPy's products. ``check(dtype)`` compares ``matmul`` with
+``np.matmul`` over the layouts a training step uses, once per process and dtype, before
+anything relies on it.
 """
 
 from __future__ import annotations
