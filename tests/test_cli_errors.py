@@ -317,15 +317,19 @@ def test_ctrl_c_while_the_command_starts_exits_130_in_one_line():
     maps = Path("/proc/self/maps")
     if not maps.exists():
         pytest.skip("needs /proc to see when the process imports NumPy")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "deltaprop", "train", "--data", "digits", "--epochs", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
-        # as from a terminal: under `nohup` or `cmd &` in a script SIGINT arrives ignored
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    # As from a terminal: under `nohup` or `cmd &` in a script this process has SIGINT ignored,
+    # and so would the command. A handled signal is back to its default in the command.
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "deltaprop", "train", "--data", "digits", "--epochs", "1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
+    finally:
+        signal.signal(signal.SIGINT, ignored)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         try:

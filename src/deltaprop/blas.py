@@ -209,7 +209,7 @@ def matmul(a, b, out):
     a_m, a_n = a.strides
     b_n, b_p = b.strides
     o_m, o_p = out.strides
-    if m == 0 or n == 0 or p == 0 or max(m, n, p) > LARGEST:
+    if m == 0 or n == 0 or p == 0:
         _loop(a, b, out)
         return
     a_blasable = _blasable(a_m, a_n, m, n, itemsize) or _blasable(a_n, a_m, n, m, itemsize)

@@ -49,24 +49,23 @@ def _bias(params, table, index):
 
 
 @view
-def _columns(buffer, table, index, rows):
-    """Layer ``index``'s ``(rows, n_out)`` array of ``buffer``, stored column-major."""
-    n_out, start = table[index, N_OUT], table[index, OFFSET]
-    return buffer[start : start + rows * n_out].reshape((n_out, rows)).T
+def _flat(buffer, table, index, rows):
+    """Layer ``index``'s ``rows * n_out`` elements of ``buffer`` (a batch of one sample: its
+    ``(n_out,)`` array)."""
+    start = table[index, OFFSET]
+    return buffer[start : start + rows * table[index, N_OUT]]
 
 
 @view
 def _rows(buffer, table, index, rows):
     """Layer ``index``'s ``(rows, n_out)`` array of ``buffer``, stored row-major."""
-    n_out, start = table[index, N_OUT], table[index, OFFSET]
-    return buffer[start : start + rows * n_out].reshape((rows, n_out))
+    return _flat(buffer, table, index, rows).reshape((rows, table[index, N_OUT]))
 
 
 @view
-def _flat(buffer, table, index):
-    """Layer ``index``'s array of ``buffer`` for a batch of one sample, as 1-D ``(n_out,)``."""
-    start = table[index, OFFSET]
-    return buffer[start : start + table[index, N_OUT]]
+def _columns(buffer, table, index, rows):
+    """Layer ``index``'s ``(rows, n_out)`` array of ``buffer``, stored column-major."""
+    return _flat(buffer, table, index, rows).reshape((table[index, N_OUT], rows)).T
 
 
 @kernel
@@ -118,8 +117,8 @@ def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, 
         weights_grad, bias_grad = _weights(grads, table, index), _bias(grads, table, index)
         inputs = X if index == 0 else _columns(activations, table, index - 1, rows)
         if rows == 1:
-            input_row = X[0] if index == 0 else _flat(activations, table, index - 1)
-            delta_row = _flat(deltas, table, index)
+            input_row = X[0] if index == 0 else _flat(activations, table, index - 1, 1)
+            delta_row = _flat(deltas, table, index, 1)
             kernels.outer(delta_row.reshape((1, delta_row.size)),
                           input_row.reshape((1, input_row.size)), weights_grad)  # fmt: skip
         else:
