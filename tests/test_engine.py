@@ -547,8 +547,11 @@ def test_replacing_every_layers_activation_between_fits_is_used():
 
 KERNELS_OF_A_STEP = [  # "backprop": the whole forward and backward pass in one call (fused.py)
     ("tanh", "sigmoid", "mse", "rows", dp.Adam, {"backprop", "adam"}),
-    ("relu", "softmax", "cross_entropy", "labels", lambda: dp.SGD(momentum=0.9),
+    # plain SGD's update is made inside fused.backprop
+    ("relu", "softmax", "cross_entropy", "labels", lambda: dp.SGD(momentum=0.9), {"backprop"}),
+    ("relu", "softmax", "cross_entropy", "labels", lambda: dp.SGD(clip_norm=1.0),
      {"backprop", "sgd"}),
+    ("tanh", "sigmoid", "binary_cross_entropy", "rows", dp.SGD, {"backprop", "sgd"}),
     ("sigmoid", "softmax", "cross_entropy", "rows", dp.RMSprop, {"backprop", "rmsprop"}),
     ("leaky_relu", "sigmoid", "binary_cross_entropy", "rows", dp.Adagrad,
      {"backprop", "adagrad"}),

@@ -149,3 +149,88 @@ def test_a_numpy_without_its_own_openblas_trains_on_the_compiled_engine(tmp_path
                             env=ENV, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["compiled", "True"]
+
+
+SGDS = {
+    "plain": {"lr": 0.05},
+    "momentum": {"lr": 0.05, "momentum": 0.9},
+    "nesterov": {"lr": 0.05, "momentum": 0.8, "nesterov": True},
+    "decay": {"lr": 0.05, "momentum": 0.5, "weight_decay": 0.01},
+}
+
+
+class StepInPython(dp.SGD):
+    """SGD whose own ``step`` the fit loop must call: the update made outside the one call."""
+
+    def step(self, params, grads):
+        super().step(params, grads)
+
+
+def fitted(engine, optimizer, X, targets, batch_size, **network_options):
+    network = dp.Network.from_sizes(engine=engine, **network_options)
+    network.fit(X, targets, epochs=1, batch_size=batch_size, optimizer=optimizer)
+    return network
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sgd=st.sampled_from(sorted(SGDS)),
+    output=st.sampled_from([o for o in OUTPUTS if o[2] or o[1] == "mse"]),
+    batch_size=st.sampled_from([1, 3]),
+    dtype=st.sampled_from(["float32", "float64"]),
+    seed=st.integers(0, 2**16),
+)
+def test_sgd_updated_inside_the_call_gives_the_bits_of_an_update_outside_it(
+    sgd, output, batch_size, dtype, seed
+):
+    output_activation, loss, labels = output
+    X, targets = batch(np.random.default_rng(seed), 4, 3, 7, labels, dtype)
+    options = dict(sizes=[4, 5, 3], hidden="relu", output=output_activation, loss=loss,
+                   dtype=dtype, seed=seed)  # fmt: skip
+    outside = StepInPython(**SGDS[sgd])
+    reference = fitted("compiled", outside, X, targets, batch_size, **options)
+    inside = dp.SGD(**SGDS[sgd])
+    original, steps = dp.SGD.step, []
+    dp.SGD.step = lambda self, *arrays: steps.append(1) or original(self, *arrays)
+    try:
+        network = fitted("compiled", inside, X, targets, batch_size, **options)
+    finally:
+        dp.SGD.step = original
+    assert steps == []  # every update made inside the one call
+    assert inside.iterations == outside.iterations == -(-len(X) // batch_size)
+    assert network.parameter_vector.tobytes() == reference.parameter_vector.tobytes()
+    if output_activation == "identity":  # no exp or tanh: the NumPy engine's bits too
+        numpy_reference = fitted("numpy", dp.SGD(**SGDS[sgd]), X, targets, batch_size, **options)
+        assert network.parameter_vector.tobytes() == numpy_reference.parameter_vector.tobytes()
+
+
+def about_to_diverge(engine, what):
+    """A network, inputs and targets whose first step is finite everywhere but in ``what``:
+    the loss (mean squared error of targets near 1e20) or the gradient (∂L/∂W^1 of an input
+    of 1e20 times a δ^1 of about 1e20, with a finite cross-entropy)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 3)).astype(np.float32)
+    if what == "loss":
+        network = dp.Network.from_sizes([3, 4, 2], "tanh", "identity", "mse", engine=engine)
+        return network, X, np.full((8, 2), 1e20, np.float32)
+    network = dp.Network.from_sizes([3, 4, 2], "tanh", "softmax", engine=engine)
+    first, second = network.layers
+    X[:, 0] = 1e20
+    first.weights[...], first.weights[:, 0], first.bias[...] = 0, 1e-21, 0.5  # a^1 = tanh(0.6)
+    second.weights[...], second.weights[0] = 0, 1e20  # class 0 certain, and wrong
+    return network, X, np.ones(8, np.int64)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+@pytest.mark.parametrize("what", ["loss", "gradient"])
+def test_a_step_that_would_diverge_is_not_updated_inside_the_call(what, batch_size):
+    messages = []
+    for engine in ("numpy", "compiled"):
+        network, X, targets = about_to_diverge(engine, what)
+        before = network.parameter_vector.copy()
+        with pytest.raises(dp.DivergenceError) as raised:
+            network.fit(X, targets, epochs=1, batch_size=batch_size, optimizer=dp.SGD(0.1))
+        assert network.parameter_vector.tobytes() == before.tobytes()  # kept, as promised
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1]
+    assert f"the {what} became NaN or infinite at epoch 1, step 1;" in messages[0]

@@ -100,6 +100,8 @@ class CompiledEngine:
         self._empty = np.empty(0, dtype=network.dtype)
         self._empty2 = np.empty((0, 0), dtype=network.dtype)  # "no dropout mask", "no rows"
         self._no_labels = np.empty(0, dtype=np.int64)
+        self._no_update = (False, self._empty, self._no_labels, self._no_labels, self._empty,
+                           self.dtype(0), self.dtype(0), False)  # fmt: skip
         self._plan = _Plan(network.layers, self.dtype)
         self._kept_factors: dict[tuple[int, float, float], np.ndarray] = {}
 
@@ -206,21 +208,54 @@ class CompiledEngine:
     def backprop(self, X, targets, rng=None, work=None) -> tuple[float, Gradients, np.ndarray]:
         """Mean loss, gradients and output a^L of one batch (dropout when ``rng``): in one
         compiled call (``fused.py``) where it has every part, else pass by pass from here."""
+        return self.train_step(X, targets, rng, work)[:3]
+
+    def train_step(
+        self, X, targets, rng=None, work=None, optimizer=None, parameters=None
+    ) -> tuple[float, Gradients, np.ndarray, bool]:
+        """``backprop``, and, where the same compiled call can make it (plain SGD, see
+        ``fused.backprop``), ``optimizer``'s update of ``parameters`` too; the last value
+        says whether it did."""
         network = self.network
         work = work or Workspace.for_targets(network.layers, network.dtype, targets)
         plan = self.plan()
         call = self._fused_call(X, targets, rng, work, plan)
         if call is not None:
-            loss = fused.backprop(*call)
+            update = self._sgd_arguments(optimizer, parameters, work)
+            loss, updated = fused.backprop(*call, *(update or self._no_update))
             if not call[-1]:  # a loss without a kernel: NumPy's, from what the pass wrote
                 loss = network.loss.value(work.zs[-1], work.activations[-1], targets)
-            return float(loss), work.gradients, work.activations[-1]
+            if updated:
+                optimizer.step_done()
+            return float(loss), work.gradients, work.activations[-1], updated
         cache = self.forward(X, rng, work, plan)
         if type(network.loss) is CrossEntropy and targets.ndim == 1 and len(X):
             loss = float(kernels.cross_entropy_from_labels(cache.zs[-1], targets))
         else:
             loss = float(network.loss.value(cache.zs[-1], cache.output, targets))
-        return loss, self.backward(cache, targets, work, plan=plan), cache.output
+        return loss, self.backward(cache, targets, work, plan=plan), cache.output, False
+
+    def _sgd_arguments(self, optimizer, parameters, work) -> tuple | None:
+        """``fused.backprop``'s update arguments for ``optimizer``'s next step, or None where
+        it is not plain SGD over the parameter vector (the fit loop then calls its ``step``)."""
+        kind = type(optimizer)
+        if optimizer is None or kind._update is not SGD._update or kind.step is not SGD.step:
+            return None  # a subclass's own step (or update) must run
+        if getattr(parameters, "vector", None) is not self.network.parameter_vector:
+            return None
+        prepared = optimizer.prepare_step(parameters, work.gradient_list)
+        if prepared is None:
+            return None
+        lr, state, layout = prepared
+        velocity = state.get("velocity", self._empty)
+        if velocity.dtype.type is not self.dtype:
+            return None  # state kept in another dtype (an optimizer used on another network)
+        dtype = self.dtype
+        decays = self._factors(layout, optimizer.weight_decay, 0)
+        return (
+            True, velocity, layout.starts, layout.stops, decays, dtype(lr),
+            dtype(optimizer.momentum), optimizer.nesterov,
+        )  # fmt: skip
 
     def _fused_call(self, X, targets, rng, work, plan) -> tuple | None:
         """The arguments of ``fused.backprop`` for this batch, or None where it lacks a part

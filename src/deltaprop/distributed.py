@@ -174,8 +174,8 @@ class Solo:
     def shard(self, rows: np.ndarray) -> np.ndarray:
         return rows
 
-    def backprop(self, network: Network, X, targets, rng, work=None):
-        return network.passes.backprop(X, targets, rng, work)
+    def train_step(self, network: Network, X, targets, rng, work, optimizer, parameters):
+        return network.passes.train_step(X, targets, rng, work, optimizer, parameters)
 
     def reduce(self, loss: float, gradient: Parameters, correct: float, size: int):
         return loss, gradient, correct, size
@@ -308,8 +308,10 @@ class Team:
         self.random.select(start, stop, total)
         return rows[start:stop]
 
-    def backprop(self, network: Network, X: np.ndarray, targets: np.ndarray, rng, work=None):
-        """Forward and backward on this rank's ``X (b_r, n_in)``, with one process's dropout.
+    def train_step(self, network: Network, X: np.ndarray, targets: np.ndarray, rng, work,
+                   optimizer, parameters):  # fmt: skip
+        """Forward and backward on this rank's ``X (b_r, n_in)``, with one process's dropout;
+        never the update, which needs the gradient of every rank (``reduce``).
 
         A rank whose share is empty (a last batch smaller than the number of ranks) still
         draws the batch's dropout masks, to keep its generator in step, and returns no
@@ -321,8 +323,8 @@ class Team:
         if len(X) == 0:
             if rng is not None:
                 network.passes.forward(X, rng)
-            return 0.0, None, None
-        return network.passes.backprop(X, targets, rng, work)
+            return 0.0, None, None, False
+        return (*network.passes.backprop(X, targets, rng, work), False)
 
     def reduce(self, loss: float, gradient: Parameters | None, correct: float, size: int):
         """Sum the shares of all ranks with one Allreduce; return the global step's values.

@@ -30,6 +30,9 @@ view = numba.njit(inline="always")
 N_IN, N_OUT, WEIGHTS, BIAS, OFFSET, KIND = range(6)
 LAYER_COLUMNS = 6
 
+HALF_LARGEST_32 = float(np.finfo(np.float32).max) / 2
+HALF_LARGEST_64 = float(np.finfo(np.float64).max) / 2
+
 # How δ^L comes from the output (``compiled.CompiledEngine._output_delta``'s kernels).
 LABELS, ROWS, ROWS_WITH_PRIME = range(3)
 
@@ -70,14 +73,21 @@ def _columns(buffer, table, index, rows):
 
 @kernel
 def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, alphas, ones,
-             softmax, how, scale, row_output, with_loss):  # fmt: skip
+             softmax, how, scale, row_output, with_loss,
+             update, velocity, starts, stops, decays, lr, momentum, nesterov):  # fmt: skip
     """The forward and backward pass of one batch of N ≥ 1 samples: ``X`` ``(N, n_in)``
     row-major, ``labels`` ``(N,)`` (how == LABELS) or ``targets`` ``(N, n_out)`` row-major
     (else), ``ones`` ``(N,)``; the output layer's arrays row-major when ``row_output``, the
     hidden layers' column-major, as in a training ``Workspace``.
 
-    Writes Z^l, A^l, δ^l and the gradient vector. Returns the mean cross-entropy of the labels
-    when ``with_loss`` (as ``kernels.cross_entropy_from_labels``), else 0.
+    Writes Z^l, A^l, δ^l and the gradient vector. With ``update``, then makes the SGD update of
+    ``kernels.sgd`` (its arguments follow ``update``), but only where it can tell that the fit
+    loop's finite check would pass: the loss is finite (``with_loss``, or mean squared error
+    too small to overflow) and so is every gradient (see ``_outer_finite`` and
+    ``_vector_finite``); else it leaves the step to the fit loop, which then raises.
+
+    Returns the mean cross-entropy of the labels when ``with_loss`` (as
+    ``kernels.cross_entropy_from_labels``), else 0, and whether it made the update.
     """
     rows, last = X.shape[0], table.shape[0] - 1
     # z^l = W^l a^(l-1) + b^l and a^l = σ(z^l), for the hidden layers (column-major)
@@ -111,22 +121,15 @@ def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, 
     else:
         kernels.delta_from_rows(a, z, targets, scale, kind, alpha, delta)
     loss = kernels.cross_entropy_from_labels(z, labels) if with_loss else zs.dtype.type(0)
+    if with_loss:
+        update = update and np.isfinite(loss)
+    elif update:  # mean squared error, which the fit loop computes from a and the targets
+        update = how == ROWS_WITH_PRIME and _squares_below_overflow(a, targets)
     no_mask = np.empty((0, 0), dtype=zs.dtype)
-    for index in range(last, -1, -1):
-        # ∂L/∂W^l = δ^l (a^(l-1))^T (an outer product for one sample), ∂L/∂b^l = 1ᵀ δ^l
-        weights_grad, bias_grad = _weights(grads, table, index), _bias(grads, table, index)
-        inputs = X if index == 0 else _columns(activations, table, index - 1, rows)
-        if rows == 1:
-            input_row = X[0] if index == 0 else _flat(activations, table, index - 1, 1)
-            delta_row = _flat(deltas, table, index, 1)
-            kernels.outer(delta_row.reshape((1, delta_row.size)),
-                          input_row.reshape((1, input_row.size)), weights_grad)  # fmt: skip
-        else:
-            blas.matmul(delta.T, inputs, weights_grad)
-        blas.matmul(ones.reshape((1, rows)), delta, bias_grad.reshape((1, bias_grad.size)))
-        if index == 0:
-            break
-        # δ^(l-1) = ((W^l)^T δ^l) ⊙ σ'(z^(l-1))
+    # δ^(l-1) = ((W^l)^T δ^l) ⊙ σ'(z^(l-1)) for every layer, then ∂L/∂W^l = δ^l (a^(l-1))^T
+    # (an outer product for one sample) and ∂L/∂b^l = 1ᵀ δ^l: the gradients come after every δ,
+    # which only the update may not precede; so one sample's checks can look at δ and a.
+    for index in range(last, 0, -1):
         below = index - 1
         grad = _columns(deltas, table, below, rows)
         blas.matmul(delta, _weights(params, table, index), grad)
@@ -139,4 +142,67 @@ def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, 
             grad.T, z_below.T, a_below.T, no_mask, kind_below, alphas[below]
         )
         delta = grad
-    return loss
+    for index in range(last + 1):
+        weights_grad, bias_grad = _weights(grads, table, index), _bias(grads, table, index)
+        delta = _rows(deltas, table, last, rows) if index == last and row_output else (
+            _columns(deltas, table, index, rows))  # fmt: skip
+        if rows == 1:
+            input_row = X[0] if index == 0 else _flat(activations, table, index - 1, 1)
+            delta_row = _flat(deltas, table, index, 1)
+            update = update and _outer_finite(delta_row, input_row)
+            kernels.outer(delta_row.reshape((1, delta_row.size)),
+                          input_row.reshape((1, input_row.size)), weights_grad)  # fmt: skip
+        else:
+            inputs = X if index == 0 else _columns(activations, table, index - 1, rows)
+            blas.matmul(delta.T, inputs, weights_grad)
+        blas.matmul(ones.reshape((1, rows)), delta, bias_grad.reshape((1, bias_grad.size)))
+    if update and (rows == 1 or _vector_finite(grads)):
+        kernels.sgd(params, grads, velocity, starts, stops, decays, lr, momentum, nesterov)
+        return loss, True
+    return loss, False
+
+
+@kernel
+def _outer_finite(delta, inputs):
+    """Whether δ aᵀ, and δ itself (the bias gradient), are finite: δ and a finite, and the
+    largest product far from overflowing (bounded in double precision)."""
+    largest = _half_largest(delta)
+    delta_max = inputs_max = 0.0
+    for d in delta:
+        if not abs(d) <= largest:  # also NaN
+            return False
+        delta_max = max(delta_max, abs(float(d)))
+    for x in inputs:
+        if not abs(x) <= largest:
+            return False
+        inputs_max = max(inputs_max, abs(float(x)))
+    return delta_max * inputs_max <= largest
+
+
+@kernel
+def _vector_finite(vector):
+    """Whether every entry is finite, by ``validation.all_finite``'s Σx² (one BLAS call)."""
+    return np.isfinite(blas._dot(vector, vector.itemsize, vector, vector.itemsize, vector.size,
+                                 vector.itemsize == 4))  # fmt: skip
+
+
+@kernel
+def _squares_below_overflow(a, targets):
+    """Whether Σ (a - y)² over all N·n elements (the mean squared error before its division)
+    cannot overflow in a's precision: size · max (a - y)², in double precision, far below the
+    largest float."""
+    largest = 0.0
+    rows, columns = a.shape
+    for i in range(rows):
+        for j in range(columns):
+            difference = abs(float(a[i, j] - targets[i, j]))
+            if difference != difference:
+                return False
+            largest = max(largest, difference)
+    return largest * largest * a.size <= _half_largest(a)
+
+
+@view
+def _half_largest(array):
+    """Half the largest finite number of the array's dtype (float32 or float64)."""
+    return HALF_LARGEST_32 if array.itemsize == 4 else HALF_LARGEST_64

@@ -500,6 +500,13 @@ class NumpyEngine:
         """Mean loss, gradients and output a^L of one batch (dropout when ``rng``)."""
         return self.network._backprop(X, targets, rng, work)
 
+    def train_step(
+        self, X, targets, rng=None, work=None, optimizer=None, parameters=None
+    ) -> tuple[float, Gradients, np.ndarray, bool]:
+        """``backprop``; an engine that can make ``optimizer``'s update of ``parameters`` in
+        the same pass does, and says so in the last value (this one never does)."""
+        return (*self.network._backprop(X, targets, rng, work), False)
+
     def loss(self, X, targets) -> np.floating:
         """Mean loss, forward pass only, in the network's dtype."""
         return self.network._backprop_loss(X, targets)

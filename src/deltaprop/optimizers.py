@@ -22,7 +22,7 @@ import numpy as np
 
 from . import registry
 from .errors import ValidationError
-from .parameters import Layout, is_packed
+from .parameters import Layout, Parameters, is_packed
 from .schedules import Schedule, get_schedule
 from .validation import check_fraction, check_positive
 
@@ -93,6 +93,20 @@ class Optimizer:
                 state = {slot: arrays[index] for slot, arrays in self.state.items()}
                 decayed = [slice(None)] if param.ndim == 2 else []
                 self._decay_and_update(param, grad, lr, state, self._scratch(index, param), decayed)
+        self.iterations += 1
+
+    def prepare_step(self, params: Parameters, grads: Parameters):
+        """For an engine that makes the next update in a pass of its own: the learning rate,
+        each slot's state vector and the vectors' ``Layout``; None where the update has to be
+        ``step`` (gradients to clip, or arrays that are not views of one vector each). Call
+        ``step_done`` after making it."""
+        layout = self._prepare_state(params, grads)
+        if layout is None or self.clip_norm is not None:
+            return None
+        return self.current_lr, self._vectors, layout
+
+    def step_done(self) -> None:
+        """Count an update that an engine made after ``prepare_step``."""
         self.iterations += 1
 
     def _step_vector(self, params, gradient: np.ndarray, lr: float, layout: Layout) -> None:

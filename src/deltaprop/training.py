@@ -412,7 +412,7 @@ class _Run:
 
     def epoch(self, position: Position, stop: StopRequest, verbose: int, epochs: int) -> bool:
         """Run the remaining steps of ``position.epoch``; False if a stop was requested."""
-        network, rng = self.network, self.network.rng
+        network, rng, optimizer = self.network, self.network.rng, self.optimizer
         n = len(self.X)
         self.epoch_started = time.perf_counter()
         resuming = position.epoch_rng_state is not None
@@ -436,20 +436,22 @@ class _Run:
             work = self.workspace(len(xb))
             # Overflow is reported as a DivergenceError below, not as NumPy warnings.
             with np.errstate(over="ignore", invalid="ignore"):
-                loss, grads, output = self.team.backprop(
-                    network, xb, tb, rng if self.dropout else None, work
+                loss, grads, output, updated = self.team.train_step(
+                    network, xb, tb, rng if self.dropout else None, work, optimizer, parameters
                 )
             correct = (
                 accuracy(network, output, tb) * len(xb) if self.with_accuracy and len(xb) else 0
             )
             gradient = None if grads is None else work.gradient_list
             loss, gradient, correct, size = self.team.reduce(loss, gradient, correct, len(xb))
-            self._check_finite(loss, gradient, position.epoch, step)
+            if not updated:  # (an engine updates only what would pass this check)
+                self._check_finite(loss, gradient, position.epoch, step)
             if step % GRAD_NORM_EVERY == 0:
                 for index, weights_grad in enumerate(gradient[0::2]):
                     position.grad_norm_sums[index] += float(np.linalg.norm(weights_grad))
                 position.grad_norm_count += 1
-            self.optimizer.step(parameters, gradient)
+            if not updated:
+                optimizer.step(parameters, gradient)
             position.loss_sum += loss * size
             position.correct += correct
             position.seen += size
