@@ -13,6 +13,12 @@ pytestmark = pytest.mark.skipif(
 sizes = st.sampled_from([0, 1, 2, 3, 7, 16, 33])
 
 
+@pytest.fixture(autouse=True, scope="module")
+def compiled():
+    """``matmul`` is compiled for a dtype by ``check``, as the compiled engine calls it."""
+    assert blas.check(np.float32) and blas.check(np.float64)
+
+
 def operand(rng, shape, dtype, layout):
     """An array of ``shape`` stored row-major, column-major, or as the transpose of either."""
     if layout in ("C", "F"):

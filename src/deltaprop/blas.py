@@ -10,9 +10,9 @@ a dot product for a 1x1 result, a plain loop when the summed dimension is 1 or a
 problem when the output is column-major.
 
 Where NumPy uses another BLAS (or none), ``AVAILABLE`` is False, ``matmul`` is left
-uncompiled and callers keep NumPy's products. ``check(dtype)`` compares ``matmul`` with
-``np.matmul`` over the layouts a training step uses, once per process and dtype, before
-anything relies on it.
+uncompiled and callers keep NumPy's products. ``check(dtype)`` compiles ``matmul`` for the dtype and
+compares it with ``np.matmul`` over the layouts a training step uses, once per process and
+dtype, before anything relies on it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 
 import llvmlite.binding as llvm
+import numba
 import numpy as np
 from numba import types
 
@@ -31,7 +32,6 @@ ROW_MAJOR, COL_MAJOR, NO_TRANS, TRANS, UPPER = 101, 102, 111, 112, 121
 LARGEST = 2**63 - 2  # NumPy's BLAS_MAXSIZE for a 64-bit-integer BLAS
 CHUNK = 2**30  # NumPy's NPY_CBLAS_CHUNK: longer dot products are summed in chunks
 
-FLOATS = (types.float32, types.float64)
 # The routines' C prototypes (cblas.h) with CBLAS_INT 64 bits wide, one letter per argument:
 # e an enum (int), i a CBLAS_INT, f the float type, p a pointer (passed as an integer).
 #   gemm(order, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
@@ -189,12 +189,25 @@ def _matrix_matrix(a, b, out, single):
 
 
 def _once_per_dtype(function):
-    """Compiled once per dtype for arrays of any layout (numba's "A"), not once per mix of C
-    and F arrays: each mix would cost its own seconds of compilation on the first run. Left
-    uncompiled where there is no BLAS to call (``check`` is then False and nothing calls it)."""
-    if not AVAILABLE:
-        return function
-    return kernel(signatures=[types.void(*[types.Array(d, 2, "A")] * 3) for d in FLOATS])(function)
+    """Compiled for arrays of any layout (numba's "A"), once per dtype when ``check`` first
+    asks for it, not once per mix of C and F arrays: each mix, or the dtype a program never
+    uses, would cost its own seconds of compilation on the first run. Left uncompiled where
+    there is no BLAS to call (``check`` is then False and nothing calls it). Callers call
+    ``check`` first; after it, numba compiles no other signature, so the arrays of compiled
+    callers convert to "A"."""
+    return kernel(function) if AVAILABLE else function
+
+
+def _compile_for(dtype: type) -> None:
+    """``matmul`` for ``dtype``'s arrays of any layout, from the cache where it is there."""
+    array = types.Array(numba.from_dtype(np.dtype(dtype)), 2, "A")
+    if (array,) * 3 in matmul.overloads:
+        return
+    matmul.disable_compile(False)
+    try:
+        matmul.compile(types.void(array, array, array))
+    finally:
+        matmul.disable_compile()
 
 
 @_once_per_dtype
@@ -241,6 +254,7 @@ def check(dtype: type) -> bool:
     the one ``matmul`` calls)."""
     if not AVAILABLE:
         return False
+    _compile_for(dtype)
     rng = np.random.default_rng(0)
     for m, n, p in ((7, 5, 3), (1, 6, 4), (5, 6, 1), (1, 6, 1), (4, 1, 3), (1, 1, 3)):
         for orders in ("CCC", "FFF", "CFF", "FCC", "CFC", "FCF"):

@@ -142,6 +142,10 @@ def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, 
             grad.T, z_below.T, a_below.T, no_mask, kind_below, alphas[below]
         )
         delta = grad
+    if rows == 1:  # one sample: W^l's update made as its outer product is written
+        for index in range(last + 1):
+            input_row = X[0] if index == 0 else _flat(activations, table, index - 1, 1)
+            update = update and _outer_finite(_flat(deltas, table, index, 1), input_row)
     for index in range(last + 1):
         weights_grad, bias_grad = _weights(grads, table, index), _bias(grads, table, index)
         delta = _rows(deltas, table, last, rows) if index == last and row_output else (
@@ -149,14 +153,29 @@ def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, 
         if rows == 1:
             input_row = X[0] if index == 0 else _flat(activations, table, index - 1, 1)
             delta_row = _flat(deltas, table, index, 1)
-            update = update and _outer_finite(delta_row, input_row)
-            kernels.outer(delta_row.reshape((1, delta_row.size)),
-                          input_row.reshape((1, input_row.size)), weights_grad)  # fmt: skip
+            delta_row, input_row = delta_row.reshape((1, delta_row.size)), (
+                input_row.reshape((1, input_row.size)))  # fmt: skip
+            if update:
+                segment = 2 * index  # W^l's in starts, stops and decays
+                moved = velocity[starts[segment] : stops[segment]] if velocity.size else velocity
+                kernels.outer_sgd(delta_row, input_row, weights_grad,
+                                  _weights(params, table, index),
+                                  moved.reshape(weights_grad.shape if velocity.size else (0, 0)),
+                                  decays[segment], lr, momentum, nesterov)  # fmt: skip
+            else:
+                kernels.outer(delta_row, input_row, weights_grad)
         else:
             inputs = X if index == 0 else _columns(activations, table, index - 1, rows)
             blas.matmul(delta.T, inputs, weights_grad)
         blas.matmul(ones.reshape((1, rows)), delta, bias_grad.reshape((1, bias_grad.size)))
-    if update and (rows == 1 or _vector_finite(grads)):
+        if update and rows == 1:  # b^l's update, its segment of the vectors
+            segment = 2 * index + 1
+            kernels.sgd(params, grads, velocity, starts[segment : segment + 1],
+                        stops[segment : segment + 1], decays[segment : segment + 1], lr, momentum,
+                        nesterov)  # fmt: skip
+    if update and rows == 1:
+        return loss, True
+    if update and _vector_finite(grads):
         kernels.sgd(params, grads, velocity, starts, stops, decays, lr, momentum, nesterov)
         return loss, True
     return loss, False
@@ -182,8 +201,10 @@ def _outer_finite(delta, inputs):
 @kernel
 def _vector_finite(vector):
     """Whether every entry is finite, by ``validation.all_finite``'s Σx² (one BLAS call)."""
-    return np.isfinite(blas._dot(vector, vector.itemsize, vector, vector.itemsize, vector.size,
-                                 vector.itemsize == 4))  # fmt: skip
+    address, n = vector.ctypes.data, vector.size
+    if vector.itemsize == 4:
+        return np.isfinite(blas.sdot(n, address, 1, address, 1))
+    return np.isfinite(blas.ddot(n, address, 1, address, 1))
 
 
 @kernel

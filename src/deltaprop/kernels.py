@@ -211,28 +211,58 @@ def delta_from_rows(a, z, targets, scale, kind, alpha, delta):
 
 
 @kernel
+def _sgd(p, g, v, decay, lr, momentum, nesterov, with_velocity):
+    """One parameter's SGD update from its gradient ``g`` (and velocity ``v``): (p, v) after."""
+    if decay != 0:
+        g = g + p * decay
+    if not with_velocity:
+        return p - g * lr, v
+    v = v * momentum + g
+    g = g + v * momentum if nesterov else v
+    return p - g * lr, v
+
+
+@kernel
 def sgd(param, grad, velocity, starts, stops, decays, lr, momentum, nesterov):
     """``v ← μv + g``; ``W ← W - η·(g + μv if nesterov else v)``; without momentum (``velocity``
     empty) ``W ← W - ηg``."""
+    with_velocity = velocity.size > 0
     for s in range(starts.size):
         decay, start, stop = decays[s], starts[s], stops[s]
         p, gs = param[start:stop], grad[start:stop]
-        if velocity.size == 0:
+        if not with_velocity:
             for k in range(p.size):
-                g = gs[k]
-                if decay != 0:
-                    g = g + p[k] * decay
-                p[k] = p[k] - g * lr
+                p[k] = _sgd(p[k], gs[k], lr, decay, lr, momentum, nesterov, with_velocity)[0]
             continue
         vs = velocity[start:stop]
         for k in range(p.size):
-            g = gs[k]
-            if decay != 0:
-                g = g + p[k] * decay
-            v = vs[k] * momentum + g
-            vs[k] = v
-            g = g + v * momentum if nesterov else v
-            p[k] = p[k] - g * lr
+            p[k], vs[k] = _sgd(p[k], gs[k], vs[k], decay, lr, momentum, nesterov, with_velocity)
+
+
+@kernel
+def outer_sgd(delta, inputs, grad, param, velocity, decay, lr, momentum, nesterov):
+    """``outer``'s ∂L/∂W = δᵀ a into ``grad``, and in the same pass ``sgd``'s update of W
+    (``param``, ``(n_out, n_in)`` as ``grad``; ``velocity`` of that shape, or empty without
+    momentum)."""
+    zero = grad.dtype.type(0)
+    rows, columns = grad.shape
+    with_velocity = velocity.size > 0
+    for i in range(rows):
+        d = delta[0, i]
+        if not with_velocity:
+            for j in range(columns):
+                g = d * inputs[0, j] + zero
+                grad[i, j] = g
+                param[i, j] = _sgd(
+                    param[i, j], g, lr, decay, lr, momentum, nesterov, with_velocity
+                )[0]
+            continue
+        for j in range(columns):
+            g = d * inputs[0, j] + zero
+            grad[i, j] = g
+            param[i, j], velocity[i, j] = _sgd(
+                param[i, j], g, velocity[i, j], decay, lr, momentum, nesterov, with_velocity
+            )
 
 
 @kernel
