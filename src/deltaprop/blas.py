@@ -10,9 +10,9 @@ a dot product for a 1x1 result, a plain loop when the summed dimension is 1 or a
 problem when the output is column-major.
 
 Where NumPy uses another BLAS (or none), ``AVAILABLE`` is False, ``matmul`` is left
-uncompiled and callers keep NumPy's products. ``check(dtype)`` compiles ``matmul`` for the dtype and
-compares it with ``np.matmul`` over the layouts a training step uses, once per process and
-dtype, before anything relies on it.
+uncompiled and callers keep NumPy's products. ``check(dtype)`` compiles ``matmul`` for the
+dtype and compares it with ``np.matmul`` over the layouts a training step uses, once per
+process and dtype, before anything relies on it.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ code for that part, so every network trains here, and gives what the NumPy engin
 
 A training step whose every part has a kernel, and no dropout, makes all these calls in one
 compiled call instead (``fused.py``), with the products by ``blas.matmul``: the same bits,
-without the dispatch of some 20 calls from Python per step.
+without the dispatch of some 20 calls from Python per step; with plain SGD, the update too
+(``train_step``).
 """
 
 from __future__ import annotations

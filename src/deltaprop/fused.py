@@ -3,9 +3,11 @@
 ``CompiledEngine.backprop`` otherwise runs the passes from Python: per layer a NumPy product,
 a kernel, another product, each a call with its own dispatch, some 20-40 calls per step. For
 small networks or one sample per step those calls are most of the time. ``backprop`` here
-makes exactly the same calls in the same order from compiled code: the products by
-``blas.matmul`` (the same BLAS calls as ``np.matmul``), the element-wise work by the kernels of
-``kernels.py``; so it gives the same bits as the engine's Python passes.
+makes the same calls from compiled code: the products by ``blas.matmul`` (the same BLAS calls
+as ``np.matmul``), the element-wise work by the kernels of ``kernels.py``; so it gives the same
+bits as the engine's Python passes. (It computes every δ before the gradients, where the
+passes alternate: no value depends on that order.) For plain SGD it makes the update too,
+with ``kernels.sgd``'s arithmetic, so that a step of the seed's recipe is one call.
 
 It reads the parameters and writes the workspace through flat buffers, since compiled code
 takes no list of arrays of mixed layouts: ``params`` and ``grads`` are the parameter and
