@@ -282,7 +282,7 @@ class CompiledEngine:
             X, targets if labels else self._no_labels, self._empty2 if labels else targets,
             vector, work.gradient_vector, work.z_buffer, work.activation_buffer,
             work.delta_buffer, table, alphas, work.ones,
-            plan.softmax_output, how, scale, not labels, how == fused.LABELS,
+            plan.softmax_output, how, scale, not labels, how != fused.ROWS,
         )  # fmt: skip
 
     def _fused_arguments(self, work: Workspace, targets, plan: _Plan) -> tuple | None:

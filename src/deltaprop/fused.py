@@ -84,12 +84,13 @@ def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, 
 
     Writes Z^l, A^l, δ^l and the gradient vector. With ``update``, then makes the SGD update of
     ``kernels.sgd`` (its arguments follow ``update``), but only where it can tell that the fit
-    loop's finite check would pass: the loss is finite (``with_loss``, or mean squared error
-    too small to overflow) and so is every gradient (see ``_outer_finite`` and
-    ``_vector_finite``); else it leaves the step to the fit loop, which then raises.
+    loop's finite check would pass: the loss is finite (so ``with_loss``) and so is every
+    gradient (see ``_outer_finite`` and ``_vector_finite``); else it leaves the step to the fit
+    loop, which then raises.
 
-    Returns the mean cross-entropy of the labels when ``with_loss`` (as
-    ``kernels.cross_entropy_from_labels``), else 0, and whether it made the update.
+    Returns, when ``with_loss``, the mean loss as the fit loop would compute it, the
+    cross-entropy of the labels (``kernels.cross_entropy_from_labels``) or the mean squared
+    error (``kernels.mean_squared_error``), else 0; and whether it made the update.
     """
     rows, last = X.shape[0], table.shape[0] - 1
     # z^l = W^l a^(l-1) + b^l and a^l = σ(z^l), for the hidden layers (column-major)
@@ -122,11 +123,12 @@ def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, 
         kernels.delta_from_rows(a, z, targets, scale, kernels.IDENTITY, alpha, delta)
     else:
         kernels.delta_from_rows(a, z, targets, scale, kind, alpha, delta)
-    loss = kernels.cross_entropy_from_labels(z, labels) if with_loss else zs.dtype.type(0)
-    if with_loss:
-        update = update and np.isfinite(loss)
-    elif update:  # mean squared error, which the fit loop computes from a and the targets
-        update = how == ROWS_WITH_PRIME and _squares_below_overflow(a, targets)
+    loss = zs.dtype.type(0)
+    if with_loss and how == LABELS:
+        loss = kernels.cross_entropy_from_labels(z, labels)
+    elif with_loss:  # mean squared error, of rows given row-major
+        loss = kernels.mean_squared_error(_flat(activations, table, last, rows), targets.ravel())
+    update = update and with_loss and np.isfinite(loss)
     no_mask = np.empty((0, 0), dtype=zs.dtype)
     # δ^(l-1) = ((W^l)^T δ^l) ⊙ σ'(z^(l-1)) for every layer, then ∂L/∂W^l = δ^l (a^(l-1))^T
     # (an outer product for one sample) and ∂L/∂b^l = 1ᵀ δ^l: the gradients come after every δ,
@@ -207,22 +209,6 @@ def _vector_finite(vector):
     if vector.itemsize == 4:
         return np.isfinite(blas.sdot(n, address, 1, address, 1))
     return np.isfinite(blas.ddot(n, address, 1, address, 1))
-
-
-@kernel
-def _squares_below_overflow(a, targets):
-    """Whether Σ (a - y)² over all N·n elements (the mean squared error before its division)
-    cannot overflow in a's precision: size · max (a - y)², in double precision, far below the
-    largest float."""
-    largest = 0.0
-    rows, columns = a.shape
-    for i in range(rows):
-        for j in range(columns):
-            difference = abs(float(a[i, j] - targets[i, j]))
-            if difference != difference:
-                return False
-            largest = max(largest, difference)
-    return largest * largest * a.size <= _half_largest(a)
 
 
 @view

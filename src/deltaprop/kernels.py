@@ -174,6 +174,72 @@ def cross_entropy_from_labels(z, labels):
 
 
 @kernel
+def mean_squared_error(a, targets):
+    """Mean over all elements of (a - y)² for 1-D ``a`` and ``targets`` of one length, the
+    same bits as ``losses.MeanSquaredError.value``: the sum in the order of NumPy's
+    ``pairwise_sum`` (numpy/_core/src/umath/loops_utils.h.src), which splits more than 128
+    elements into two halves (at a multiple of 8) and sums each apart."""
+    # The halves' tree walked with a stack (numba's cache cannot link a recursive kernel into
+    # its callers): a part is pushed as (start, length); a part seen a second time has both
+    # halves' sums on top of ``sums``, to be added left + right.
+    if a.size <= 128:
+        return _block_squares(a, targets, 0, a.size) / a.dtype.type(a.size)
+    starts, lengths = np.empty(128, np.int64), np.empty(128, np.int64)
+    split, sums = np.zeros(128, np.bool_), np.empty(128, a.dtype)
+    top, count = 0, 0
+    starts[0], lengths[0] = 0, a.size
+    while top >= 0:
+        start, n = starts[top], lengths[top]
+        if n <= 128:
+            sums[count] = _block_squares(a, targets, start, n)
+            count += 1
+            top -= 1
+        elif split[top]:
+            sums[count - 2] = sums[count - 2] + sums[count - 1]
+            count -= 1
+            split[top] = False
+            top -= 1
+        else:
+            split[top] = True
+            half = n // 2
+            half -= half % 8
+            starts[top + 1], lengths[top + 1] = start + half, n - half
+            starts[top + 2], lengths[top + 2] = start, half
+            split[top + 1] = split[top + 2] = False
+            top += 2
+    return sums[0] / a.dtype.type(a.size)
+
+
+@kernel
+def _block_squares(a, targets, start, n):
+    """``pairwise_sum`` of (a_i - y_i)² for n ≤ 128 elements from ``start``: in order below 8
+    elements, else eight running sums added pairwise, then the rest in order."""
+    if n < 8:
+        total = a.dtype.type(0)
+        for i in range(start, start + n):
+            d = a[i] - targets[i]
+            total += d * d
+        return total
+    sums = np.empty(8, dtype=a.dtype)
+    for k in range(8):
+        d = a[start + k] - targets[start + k]
+        sums[k] = d * d
+    i = 8
+    while i < n - n % 8:
+        for k in range(8):
+            d = a[start + i + k] - targets[start + i + k]
+            sums[k] += d * d
+        i += 8
+    total = ((sums[0] + sums[1]) + (sums[2] + sums[3])) + (
+        (sums[4] + sums[5]) + (sums[6] + sums[7])
+    )
+    for k in range(i, n):
+        d = a[start + k] - targets[start + k]
+        total += d * d
+    return total
+
+
+@kernel
 def delta_from_labels(a, labels, scale, delta):
     """δ^L = (P - Y) · scale with Y the one-hot rows of ``labels`` (N,); arrays ``(N, n)``."""
     rows, columns = a.shape
