@@ -93,13 +93,16 @@ def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, 
     error (``kernels.mean_squared_error``), else 0; and whether it made the update.
     """
     rows, last = X.shape[0], table.shape[0] - 1
+    # bias_activation's bias_per_column as a runtime bool: numba would compile the kernel once
+    # more for a literal False or True (the Python passes call it with a runtime bool)
+    per_row = how < 0  # False
     # z^l = W^l a^(l-1) + b^l and a^l = σ(z^l), for the hidden layers (column-major)
     inputs = X
     for index in range(last):
         z, a = _columns(zs, table, index, rows), _columns(activations, table, index, rows)
         blas.matmul(inputs, _weights(params, table, index).T, z)
         bias, kind = _bias(params, table, index), table[index, KIND]
-        kernels.bias_activation(z.T, bias, a.T, False, kind, alphas[index])
+        kernels.bias_activation(z.T, bias, a.T, per_row, kind, alphas[index])
         inputs = a
     # the output layer, row-major against targets given as rows
     if row_output:
@@ -113,9 +116,9 @@ def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, 
     if softmax:
         kernels.bias_softmax(z, bias, a)
     elif row_output:
-        kernels.bias_activation(z, bias, a, True, kind, alpha)
+        kernels.bias_activation(z, bias, a, row_output, kind, alpha)
     else:
-        kernels.bias_activation(z.T, bias, a.T, False, kind, alpha)
+        kernels.bias_activation(z.T, bias, a.T, per_row, kind, alpha)
     # δ^L (see CompiledEngine._output_delta)
     if how == LABELS:
         kernels.delta_from_labels(a, labels, scale, delta)

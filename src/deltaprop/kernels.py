@@ -182,8 +182,6 @@ def mean_squared_error(a, targets):
     # The halves' tree walked with a stack (numba's cache cannot link a recursive kernel into
     # its callers): a part is pushed as (start, length); a part seen a second time has both
     # halves' sums on top of ``sums``, to be added left + right.
-    if a.size <= 128:
-        return _block_squares(a, targets, 0, a.size) / a.dtype.type(a.size)
     starts, lengths = np.empty(128, np.int64), np.empty(128, np.int64)
     split, sums = np.zeros(128, np.bool_), np.empty(128, a.dtype)
     top, count = 0, 0
