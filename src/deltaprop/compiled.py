@@ -222,7 +222,7 @@ class CompiledEngine:
         plan = self.plan()
         call = self._fused_call(X, targets, rng, work, plan)
         if call is not None:
-            update = self._sgd_arguments(optimizer, parameters, work)
+            update = self._sgd_arguments(optimizer, parameters, work, call[3])
             loss, updated = fused.backprop(*call, *(update or self._no_update))
             if not call[-1]:  # a loss without a kernel: NumPy's, from what the pass wrote
                 loss = network.loss.value(work.zs[-1], work.activations[-1], targets)
@@ -236,13 +236,14 @@ class CompiledEngine:
             loss = float(network.loss.value(cache.zs[-1], cache.output, targets))
         return loss, self.backward(cache, targets, work, plan=plan), cache.output, False
 
-    def _sgd_arguments(self, optimizer, parameters, work) -> tuple | None:
+    def _sgd_arguments(self, optimizer, parameters, work, vector) -> tuple | None:
         """``fused.backprop``'s update arguments for ``optimizer``'s next step, or None where
-        it is not plain SGD over the parameter vector (the fit loop then calls its ``step``)."""
+        it is not plain SGD over ``vector``, the network's parameter vector (the fit loop then
+        calls its ``step``)."""
         kind = type(optimizer)
         if optimizer is None or kind._update is not SGD._update or kind.step is not SGD.step:
             return None  # a subclass's own step (or update) must run
-        if getattr(parameters, "vector", None) is not self.network.parameter_vector:
+        if getattr(parameters, "vector", None) is not vector:
             return None
         prepared = optimizer.prepare_step(parameters, work.gradient_list)
         if prepared is None:

@@ -93,16 +93,16 @@ def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, 
     error (``kernels.mean_squared_error``), else 0; and whether it made the update.
     """
     rows, last = X.shape[0], table.shape[0] - 1
-    # bias_activation's bias_per_column as a runtime bool: numba would compile the kernel once
-    # more for a literal False or True (the Python passes call it with a runtime bool)
-    per_row = how < 0  # False
+    # bias_activation's bias_per_column False as a runtime bool: numba would compile the
+    # kernel once more for a literal (the engine's Python passes call it with a runtime bool)
+    not_per_column = how < 0
     # z^l = W^l a^(l-1) + b^l and a^l = σ(z^l), for the hidden layers (column-major)
     inputs = X
     for index in range(last):
         z, a = _columns(zs, table, index, rows), _columns(activations, table, index, rows)
         blas.matmul(inputs, _weights(params, table, index).T, z)
         bias, kind = _bias(params, table, index), table[index, KIND]
-        kernels.bias_activation(z.T, bias, a.T, per_row, kind, alphas[index])
+        kernels.bias_activation(z.T, bias, a.T, not_per_column, kind, alphas[index])
         inputs = a
     # the output layer, row-major against targets given as rows
     if row_output:
@@ -118,7 +118,7 @@ def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, 
     elif row_output:
         kernels.bias_activation(z, bias, a, row_output, kind, alpha)
     else:
-        kernels.bias_activation(z.T, bias, a.T, per_row, kind, alpha)
+        kernels.bias_activation(z.T, bias, a.T, not_per_column, kind, alpha)
     # δ^L (see CompiledEngine._output_delta)
     if how == LABELS:
         kernels.delta_from_labels(a, labels, scale, delta)
@@ -134,8 +134,8 @@ def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, 
     update = update and with_loss and np.isfinite(loss)
     no_mask = np.empty((0, 0), dtype=zs.dtype)
     # δ^(l-1) = ((W^l)^T δ^l) ⊙ σ'(z^(l-1)) for every layer, then ∂L/∂W^l = δ^l (a^(l-1))^T
-    # (an outer product for one sample) and ∂L/∂b^l = 1ᵀ δ^l: the gradients come after every δ,
-    # which only the update may not precede; so one sample's checks can look at δ and a.
+    # (an outer product for one sample) and ∂L/∂b^l = 1ᵀ δ^l: each δ needs W^l as it was before
+    # the update, and one sample's checks look at every δ before any update.
     for index in range(last, 0, -1):
         below = index - 1
         grad = _columns(deltas, table, below, rows)
@@ -149,7 +149,7 @@ def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, 
             grad.T, z_below.T, a_below.T, no_mask, kind_below, alphas[below]
         )
         delta = grad
-    if rows == 1:  # one sample: W^l's update made as its outer product is written
+    if rows == 1:  # W^l is updated as its outer product is written: check every layer first
         for index in range(last + 1):
             input_row = X[0] if index == 0 else _flat(activations, table, index - 1, 1)
             update = update and _outer_finite(_flat(deltas, table, index, 1), input_row)

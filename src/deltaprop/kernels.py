@@ -294,7 +294,7 @@ def sgd(param, grad, velocity, starts, stops, decays, lr, momentum, nesterov):
     for s in range(starts.size):
         decay, start, stop = decays[s], starts[s], stops[s]
         p, gs = param[start:stop], grad[start:stop]
-        if not with_velocity:
+        if not with_velocity:  # (lr stands in for the velocity, which _sgd then ignores)
             for k in range(p.size):
                 p[k] = _sgd(p[k], gs[k], lr, decay, lr, momentum, nesterov, with_velocity)[0]
             continue
@@ -313,7 +313,7 @@ def outer_sgd(delta, inputs, grad, param, velocity, decay, lr, momentum, nestero
     with_velocity = velocity.size > 0
     for i in range(rows):
         d = delta[0, i]
-        if not with_velocity:
+        if not with_velocity:  # (lr stands in for the velocity, as in sgd)
             for j in range(columns):
                 g = d * inputs[0, j] + zero
                 grad[i, j] = g
