@@ -249,11 +249,11 @@ class CompiledEngine:
         if prepared is None:
             return None
         lr, state, layout = prepared
-        velocity = state.get("velocity", self._empty)
-        if velocity.dtype.type is not self.dtype:
-            return None  # state kept in another dtype (an optimizer used on another network)
+        if not self._in_dtype(state):
+            return None
         dtype = self.dtype
         decays = self._factors(layout, optimizer.weight_decay, 0)
+        velocity = state.get("velocity", self._empty)
         return (
             True, velocity, layout.starts, layout.stops, decays, dtype(lr),
             dtype(optimizer.momentum), optimizer.nesterov,
@@ -339,6 +339,11 @@ class CompiledEngine:
             self._kept_factors[key] = factors
         return factors
 
+    def _in_dtype(self, state: dict[str, np.ndarray]) -> bool:
+        """Whether an optimizer's state vectors are in the network's dtype, as the kernels
+        need (not so for an optimizer used on a network of another dtype before)."""
+        return all(array.dtype.type is self.dtype for array in state.values())
+
     def fused_update(
         self,
         optimizer: Optimizer,
@@ -354,8 +359,8 @@ class CompiledEngine:
         dtype = self.dtype
         if vector.dtype.type is not dtype or gradient.dtype.type is not dtype:
             return False
-        if any(array.dtype.type is not dtype for array in state.values()):
-            return False  # state kept in another dtype (an optimizer used on another network)
+        if not self._in_dtype(state):
+            return False
         starts, stops = layout.starts, layout.stops
         decays = self._factors(
             layout, optimizer.weight_decay if optimizer._coupled_decay else 0.0, 0

@@ -73,6 +73,12 @@ def _columns(buffer, table, index, rows):
     return _flat(buffer, table, index, rows).reshape((table[index, N_OUT], rows)).T
 
 
+@view
+def _input_row(X, activations, table, index):
+    """a^(l-1) of one sample, ``(n_in,)``, for layer ``index``: a row of X for the first."""
+    return X[0] if index == 0 else _flat(activations, table, index - 1, 1)
+
+
 @kernel
 def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, alphas, ones,
              softmax, how, scale, row_output, with_loss,
@@ -151,14 +157,14 @@ def backprop(X, labels, targets, params, grads, zs, activations, deltas, table, 
         delta = grad
     if rows == 1:  # W^l is updated as its outer product is written: check every layer first
         for index in range(last + 1):
-            input_row = X[0] if index == 0 else _flat(activations, table, index - 1, 1)
+            input_row = _input_row(X, activations, table, index)
             update = update and _outer_finite(_flat(deltas, table, index, 1), input_row)
     for index in range(last + 1):
         weights_grad, bias_grad = _weights(grads, table, index), _bias(grads, table, index)
         delta = _rows(deltas, table, last, rows) if index == last and row_output else (
             _columns(deltas, table, index, rows))  # fmt: skip
         if rows == 1:
-            input_row = X[0] if index == 0 else _flat(activations, table, index - 1, 1)
+            input_row = _input_row(X, activations, table, index)
             delta_row = _flat(deltas, table, index, 1)
             delta_row, input_row = delta_row.reshape((1, delta_row.size)), (
                 input_row.reshape((1, input_row.size)))  # fmt: skip

@@ -505,7 +505,7 @@ class NumpyEngine:
     ) -> tuple[float, Gradients, np.ndarray, bool]:
         """``backprop``; an engine that can make ``optimizer``'s update of ``parameters`` in
         the same pass does, and says so in the last value (this one never does)."""
-        return (*self.network._backprop(X, targets, rng, work), False)
+        return (*self.backprop(X, targets, rng, work), False)
 
     def loss(self, X, targets) -> np.floating:
         """Mean loss, forward pass only, in the network's dtype."""

@@ -410,6 +410,8 @@ class _Run:
             tb = self.targets.take(rows, axis=0, out=self.t_batch[:size], mode="clip")
             yield step, xb, tb
 
+    # Overflow is reported as a DivergenceError, not as NumPy warnings.
+    @np.errstate(over="ignore", invalid="ignore")
     def epoch(self, position: Position, stop: StopRequest, verbose: int, epochs: int) -> bool:
         """Run the remaining steps of ``position.epoch``; False if a stop was requested."""
         network, rng, optimizer = self.network, self.network.rng, self.optimizer
@@ -428,35 +430,33 @@ class _Run:
         n_steps = math.ceil(n / self.batch_size)
         bar = progress_bar(verbose, n_steps, position, epochs)
         parameters = network.parameters()  # views of the parameter vector, for the optimizer
-        # Overflow is reported as a DivergenceError below, not as NumPy warnings.
-        with np.errstate(over="ignore", invalid="ignore"):
-            for step, xb, tb in self.batches(order, position.step):
-                if stop.signal is not None:
-                    bar.close()
-                    self._check_parameters(position)  # never checkpoint what the last update broke
-                    return False
-                work = self.workspace(len(xb))
-                loss, grads, output, updated = self.team.train_step(
-                    network, xb, tb, rng if self.dropout else None, work, optimizer, parameters
-                )
-                correct = (
-                    accuracy(network, output, tb) * len(xb) if self.with_accuracy and len(xb) else 0
-                )
-                gradient = None if grads is None else work.gradient_list
-                loss, gradient, correct, size = self.team.reduce(loss, gradient, correct, len(xb))
-                if not updated:  # (an engine updates only what would pass this check)
-                    self._check_finite(loss, gradient, position.epoch, step)
-                if step % GRAD_NORM_EVERY == 0:
-                    for index, weights_grad in enumerate(gradient[0::2]):
-                        position.grad_norm_sums[index] += float(np.linalg.norm(weights_grad))
-                    position.grad_norm_count += 1
-                if not updated:
-                    optimizer.step(parameters, gradient)
-                position.loss_sum += loss * size
-                position.correct += correct
-                position.seen += size
-                position.step = step + 1
-                bar.update(position, self.epoch_started)
+        for step, xb, tb in self.batches(order, position.step):
+            if stop.signal is not None:
+                bar.close()
+                self._check_parameters(position)  # never checkpoint what the last update broke
+                return False
+            work = self.workspace(len(xb))
+            loss, grads, output, updated = self.team.train_step(
+                network, xb, tb, rng if self.dropout else None, work, optimizer, parameters
+            )
+            correct = (
+                accuracy(network, output, tb) * len(xb) if self.with_accuracy and len(xb) else 0
+            )
+            gradient = None if grads is None else work.gradient_list
+            loss, gradient, correct, size = self.team.reduce(loss, gradient, correct, len(xb))
+            if not updated:  # (an engine updates only what would pass this check)
+                self._check_finite(loss, gradient, position.epoch, step)
+            if step % GRAD_NORM_EVERY == 0:
+                for index, weights_grad in enumerate(gradient[0::2]):
+                    position.grad_norm_sums[index] += float(np.linalg.norm(weights_grad))
+                position.grad_norm_count += 1
+            if not updated:
+                optimizer.step(parameters, gradient)
+            position.loss_sum += loss * size
+            position.correct += correct
+            position.seen += size
+            position.step = step + 1
+            bar.update(position, self.epoch_started)
         bar.close()
         # Each step checks the loss and gradient before its update, so nothing else would see
         # the last update of an epoch overflow: check what it left, in one pass, here.
