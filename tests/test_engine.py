@@ -547,8 +547,8 @@ def test_replacing_every_layers_activation_between_fits_is_used():
 
 KERNELS_OF_A_STEP = [  # "backprop": the whole forward and backward pass in one call (fused.py)
     ("tanh", "sigmoid", "mse", "rows", dp.Adam, {"backprop", "adam"}),
-    # plain SGD's update is made inside fused.backprop
-    ("relu", "softmax", "cross_entropy", "labels", lambda: dp.SGD(momentum=0.9), {"backprop"}),
+    # plain SGD: the fit loop's steps in one call, fused.steps, whose backprop updates too
+    ("relu", "softmax", "cross_entropy", "labels", lambda: dp.SGD(momentum=0.9), {"steps"}),
     ("relu", "softmax", "cross_entropy", "labels", lambda: dp.SGD(clip_norm=1.0),
      {"backprop", "sgd"}),
     ("tanh", "sigmoid", "binary_cross_entropy", "rows", dp.SGD, {"backprop", "sgd"}),
@@ -585,7 +585,8 @@ def test_a_training_step_runs_in_the_kernels_that_exist_for_it(
                  "cross_entropy_from_labels", "delta_from_labels", "delta_from_rows", "sgd",
                  "adam", "rmsprop", "adagrad"):  # fmt: skip
         monkeypatch.setattr(kernels, name, recording(getattr(kernels, name), name, called))
-    monkeypatch.setattr(fused, "backprop", recording(fused.backprop, "backprop", called))
+    for name in ("backprop", "steps"):
+        monkeypatch.setattr(fused, name, recording(getattr(fused, name), name, called))
     X, y = classification(n=16)
     Y = np.eye(3, dtype=np.float32)[y] if targets == "rows" else y
     net = dp.Network.from_sizes([6, 5, 4, 3], hidden=hidden, output=output, loss=loss, seed=1,

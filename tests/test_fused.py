@@ -4,6 +4,7 @@ the same bits in every array it writes, for every part it has a kernel for."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -234,3 +235,106 @@ def test_a_step_that_would_diverge_is_not_updated_inside_the_call(what, batch_si
         messages.append(str(raised.value))
     assert messages[0] == messages[1]
     assert f"the {what} became NaN or infinite at epoch 1, step 1;" in messages[0]
+
+
+class SignalAt(dp.schedules.Constant):
+    """A constant learning rate that raises SIGINT when asked for the rate of update ``at``,
+    as a Ctrl-C during a call of ``fused.steps`` (which asks for its steps' rates first)."""
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def __call__(self, base_lr, step):
+        if step == self.at:
+            signal.raise_signal(signal.SIGINT)
+        return base_lr
+
+
+def history_bits(network) -> bytes:
+    history = network.history
+    return np.array([*history.loss, *history.get("accuracy", []),
+                     *np.ravel(history.grad_norms)]).tobytes()  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sgd=st.sampled_from(sorted(SGDS)),
+    output=st.sampled_from([o for o in OUTPUTS if o[2] or o[1] == "mse"]),
+    batch_size=st.sampled_from([1, 2, 5, 41]),
+    samples_per_call=st.sampled_from([1, 7, 4096]),
+    cosine=st.booleans(),
+    shuffle=st.booleans(),
+    dtype=st.sampled_from(["float32", "float64"]),
+    seed=st.integers(0, 2**16),
+)
+def test_steps_in_one_call_give_the_bits_and_the_history_of_steps_one_by_one(
+    sgd, output, batch_size, samples_per_call, cosine, shuffle, dtype, seed
+):
+    from deltaprop import training
+
+    output_activation, loss, labels = output
+    X, targets = batch(np.random.default_rng(seed), 4, 3, 90, labels, dtype)
+    schedule = dp.CosineDecay(30) if cosine else None
+    runs, original, calls = [], training.SAMPLES_PER_CALL, []
+    counted = fused.steps
+    training.SAMPLES_PER_CALL = samples_per_call
+    fused.steps = lambda *args: calls.append(1) or counted(*args)
+    try:
+        for optimizer in (StepInPython, dp.SGD):  # the update outside any call, then inside
+            network = dp.Network.from_sizes([4, 5, 3], "tanh", output_activation, loss,
+                                            dtype=dtype, seed=seed, engine="compiled")  # fmt: skip
+            optimizer = optimizer(**SGDS[sgd], schedule=schedule)
+            network.fit(X, targets, epochs=2, batch_size=batch_size, optimizer=optimizer,
+                        shuffle=shuffle)  # fmt: skip
+            runs.append((network.parameter_vector.tobytes(), history_bits(network),
+                         optimizer.iterations))  # fmt: skip
+    finally:
+        training.SAMPLES_PER_CALL, fused.steps = original, counted
+    full_batches = len(X) // batch_size
+    per_call = max(samples_per_call // batch_size, 1)
+    assert len(calls) == 2 * -(-full_batches // per_call)  # and none for the StepInPython run
+    assert runs[1] == runs[0]
+
+
+@pytest.mark.parametrize("what", ["loss", "gradient"])
+def test_a_step_that_would_diverge_inside_a_call_of_many_stops_it_there(what):
+    """Steps 1 and 2 are made in one call, step 3 (a row that makes ``what`` non-finite) is
+    left to the fit loop, which raises naming it, with the parameters from before it."""
+    kept, messages = [], []
+    for optimizer in (StepInPython(0.1), dp.SGD(0.1)):
+        network, X, targets = about_to_diverge("compiled", what)
+        fine = np.random.default_rng(1).standard_normal((2, 3)).astype(np.float32)
+        X[:2], targets = fine, targets.copy()
+        targets[:2] = 0
+        with pytest.raises(dp.DivergenceError) as raised:
+            network.fit(X, targets, epochs=1, batch_size=1, shuffle=False, optimizer=optimizer)
+        assert optimizer.iterations == 2
+        kept.append(network.parameter_vector.tobytes())
+        messages.append(str(raised.value))
+    assert kept[0] == kept[1] and messages[0] == messages[1]
+    assert f"the {what} became NaN or infinite at epoch 1, step 3;" in messages[0]
+
+
+def test_ctrl_c_during_a_call_of_many_steps_stops_after_it_and_resumes_to_the_same_bits(
+    tmp_path,
+):
+    X, targets = batch(np.random.default_rng(3), 4, 3, 40, True, "float32")
+
+    def fit(optimizer, **options):
+        network = dp.Network.from_sizes([4, 6, 3], "relu", seed=2, engine="compiled")
+        network.fit(X, targets, epochs=2, batch_size=1, optimizer=optimizer, **options)
+        return network
+
+    reference = fit(dp.SGD(0.05, momentum=0.9))
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(dp.TrainingInterrupted, match="at epoch 2, step 32"):
+        from deltaprop import training
+
+        original, training.SAMPLES_PER_CALL = training.SAMPLES_PER_CALL, 16
+        try:  # calls of 16 steps; SIGINT while the one of steps 17-32 of epoch 2 starts
+            fit(dp.SGD(0.05, momentum=0.9, schedule=SignalAt(40 + 20)), checkpoint=path)
+        finally:
+            training.SAMPLES_PER_CALL = original
+    resumed = fit(dp.SGD(0.05, momentum=0.9), resume=path)
+    assert resumed.parameter_vector.tobytes() == reference.parameter_vector.tobytes()
+    assert history_bits(resumed) == history_bits(reference)

@@ -27,8 +27,10 @@ import numpy as np
 
 from . import blas, fused, kernels
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .history import GRAD_NORM_EVERY
 from .losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError
 from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
+from .schedules import Constant
 from .workspace import ForwardCache, Workspace
 
 if TYPE_CHECKING:
@@ -235,6 +237,47 @@ class CompiledEngine:
         else:
             loss = float(network.loss.value(cache.zs[-1], cache.output, targets))
         return loss, self.backward(cache, targets, work, plan=plan), cache.output, False
+
+    def train_steps(
+        self, X, targets, order, steps: range, batch, work, optimizer, parameters, totals,
+        with_accuracy: bool,
+    ) -> tuple[int, int]:  # fmt: skip
+        """The fit loop's ``steps`` of an epoch in one compiled call (``fused.steps``), each
+        on the rows of ``X (n, n_in)`` and ``targets`` that ``order`` puts in its batch,
+        gathered into ``batch``, the loop's ``(X, targets)`` buffers of ``work.rows`` rows;
+        with ``optimizer``'s update and the loop's bookkeeping (``totals``, the epoch's
+        running sums, see ``fused.steps``).
+
+        Returns how many steps it made and how many of them added gradient norms: (0, 0)
+        where it cannot make them, as where ``train_step`` would not update (not plain SGD,
+        a loss that the call does not compute, dropout, ...), leaving the steps to the loop.
+        """
+        network = self.network
+        if any(layer.dropout for layer in network.layers) or order.dtype != np.int64:
+            return 0, 0
+        if not (X.flags.c_contiguous and targets.flags.c_contiguous and X.dtype == network.dtype):
+            return 0, 0
+        call = self._fused_call(*batch, None, work, self.plan())
+        if call is None or call[12] == fused.ROWS:  # (ROWS: a loss the call does not compute)
+            return 0, 0
+        update = self._sgd_arguments(optimizer, parameters, work, call[3])
+        if update is None:
+            return 0, 0
+        _update, velocity, starts, stops, decays, lr, momentum, nesterov = update
+        count = len(steps)
+        if type(optimizer.schedule) is Constant:
+            lrs = np.full(count, lr)
+        else:
+            at = optimizer.iterations
+            lrs = np.array([optimizer.schedule(optimizer.lr, at + k) for k in range(count)])
+        labels = targets.ndim == 1
+        done, normed = fused.steps(
+            X, targets if labels else self._no_labels, self._empty2 if labels else targets,
+            order, steps.start, count, *call[:15], velocity, starts, stops, decays,
+            lrs.astype(self.dtype), momentum, nesterov, with_accuracy, GRAD_NORM_EVERY, totals,
+        )  # fmt: skip
+        optimizer.step_done(done)
+        return done, normed
 
     def _sgd_arguments(self, optimizer, parameters, work, vector) -> tuple | None:
         """``fused.backprop``'s update arguments for ``optimizer``'s next step, or None where

@@ -177,6 +177,9 @@ class Solo:
     def train_step(self, network: Network, X, targets, rng, work, optimizer, parameters):
         return network.passes.train_step(X, targets, rng, work, optimizer, parameters)
 
+    def train_steps(self, network: Network, *arguments) -> tuple[int, int]:
+        return network.passes.train_steps(*arguments)
+
     def reduce(self, loss: float, gradient: Parameters, correct: float, size: int):
         return loss, gradient, correct, size
 
@@ -325,6 +328,11 @@ class Team:
                 network.passes.forward(X, rng)
             return 0.0, None, None, False
         return (*network.passes.backprop(X, targets, rng, work), False)
+
+    def train_steps(self, network: Network, *arguments) -> tuple[int, int]:
+        """None of the fit loop's steps in one call: each needs an allreduce (0 made, 0 with
+        gradient norms)."""
+        return 0, 0
 
     def reduce(self, loss: float, gradient: Parameters | None, correct: float, size: int):
         """Sum the shares of all ranks with one Allreduce; return the global step's values.

@@ -214,10 +214,74 @@ def _outer_finite(delta, inputs):
 @kernel
 def _vector_finite(vector):
     """Whether every entry is finite, by ``validation.all_finite``'s Σx² (one BLAS call)."""
+    return np.isfinite(_sum_squares(vector))
+
+
+@kernel
+def _sum_squares(vector):
+    """Σx² of a contiguous vector by BLAS ``sdot``/``ddot``: NumPy's ``vector.dot(vector)``,
+    as a float64 (numba gives both branches one type)."""
     address, n = vector.ctypes.data, vector.size
     if vector.itemsize == 4:
-        return np.isfinite(blas.sdot(n, address, 1, address, 1))
-    return np.isfinite(blas.ddot(n, address, 1, address, 1))
+        return blas.sdot(n, address, 1, address, 1)
+    return blas.ddot(n, address, 1, address, 1)
+
+
+@kernel
+def steps(X_all, labels_all, targets_all, order, first, count, X, labels, targets,
+          params, grads, zs, activations, deltas, table, alphas, ones, softmax, how, scale,
+          row_output, velocity, starts, stops, decays, lrs, momentum, nesterov,
+          with_accuracy, norm_every, totals):  # fmt: skip
+    """Steps ``first`` to ``first + count - 1`` of an epoch of the fit loop (``training.py``),
+    each one ``backprop`` call with its SGD update at learning rate ``lrs[step - first]``, and
+    the loop's bookkeeping of each: so a fit of small steps spends no Python time per step.
+
+    Step s trains on the rows ``order[s·N : (s+1)·N]`` of ``X_all`` and ``labels_all`` (how ==
+    LABELS) or ``targets_all``, gathered into ``X``, ``labels`` or ``targets`` (N rows, the
+    workspace's). ``totals`` holds the epoch's running sums, continued here as the loop would:
+    the loss times N, the number correct (when ``with_accuracy``), and per layer ‖∂L/∂W^l‖ at
+    every step that is a multiple of ``norm_every``. The other arguments are ``backprop``'s.
+
+    Returns the number of steps made, and how many of them added gradient norms. It stops
+    before a step whose update ``backprop`` could not make (a loss or gradient that may not be
+    finite), leaving that step, with its update not made, to the fit loop's own code.
+    """
+    rows, last = X.shape[0], table.shape[0] - 1
+    normed = 0
+    for done in range(count):
+        step = first + done
+        for row in range(rows):
+            sample = order[step * rows + row]
+            X[row] = X_all[sample]
+            if how == LABELS:
+                labels[row] = labels_all[sample]
+            else:
+                targets[row] = targets_all[sample]
+        loss, updated = backprop(X, labels, targets, params, grads, zs, activations, deltas,
+                                 table, alphas, ones, softmax, how, scale, row_output, True,
+                                 True, velocity, starts, stops, decays, lrs[done], momentum,
+                                 nesterov)  # fmt: skip
+        if not updated:
+            return done, normed
+        if step % norm_every == 0:
+            for index in range(last + 1):
+                start, size = table[index, WEIGHTS], table[index, N_IN] * table[index, N_OUT]
+                # np.linalg.norm's: the square root in the dtype (_sum_squares returns float64)
+                norm = np.sqrt(grads.dtype.type(_sum_squares(grads[start : start + size])))
+                totals[2 + index] += float(norm)
+            normed += 1
+        totals[0] += float(loss) * rows
+        if with_accuracy:  # training.accuracy: the first largest output is the class
+            output = (
+                _rows(activations, table, last, rows) if row_output
+                else _columns(activations, table, last, rows)
+            )  # fmt: skip
+            correct = 0
+            for row in range(rows):
+                label = labels[row] if how == LABELS else targets[row].argmax()
+                correct += output[row].argmax() == label
+            totals[1] += correct / rows * rows
+    return count, normed
 
 
 @view

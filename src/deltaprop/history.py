@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+GRAD_NORM_EVERY = 10  # steps between samples of the per-layer gradient norms
+
 
 @dataclass
 class History:

@@ -507,6 +507,12 @@ class NumpyEngine:
         the same pass does, and says so in the last value (this one never does)."""
         return (*self.backprop(X, targets, rng, work), False)
 
+    def train_steps(self, X, targets, order, steps, batch, work, optimizer, parameters, totals,
+                    with_accuracy) -> tuple[int, int]:  # fmt: skip
+        """Several steps of the fit loop in one call, where an engine can (see
+        ``CompiledEngine.train_steps``); this one makes none: (0, 0)."""
+        return 0, 0
+
     def loss(self, X, targets) -> np.floating:
         """Mean loss, forward pass only, in the network's dtype."""
         return self.network._backprop_loss(X, targets)

@@ -105,9 +105,9 @@ class Optimizer:
             return None
         return self.current_lr, self._vectors, layout
 
-    def step_done(self) -> None:
-        """Count an update that an engine made after ``prepare_step``."""
-        self.iterations += 1
+    def step_done(self, steps: int = 1) -> None:
+        """Count the update (or ``steps`` updates) that an engine made after ``prepare_step``."""
+        self.iterations += steps
 
     def _step_vector(self, params, gradient: np.ndarray, lr: float, layout: Layout) -> None:
         vector = params.vector

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,7 @@ import numpy as np
 from .activations import Sigmoid
 from .distributed import SOLO, team_for
 from .errors import DivergenceError, ValidationError
-from .history import History, Position
+from .history import GRAD_NORM_EVERY, History, Position
 from .optimizers import Optimizer, get_optimizer
 from .progress import format_logs, progress_bar
 from .stopping import StopRequest, TrainingInterrupted
@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from mpi4py.MPI import Comm
 
     from .network import Network
-
-GRAD_NORM_EVERY = 10  # steps between samples of the per-layer gradient norms
 
 
 class Callback:
@@ -375,6 +373,11 @@ def _check_same_run(path, position: Position, n_samples: int, batch_size: int) -
         )
 
 
+# Samples per call of an engine's train_steps: Ctrl-C, the progress bar and a diverging step
+# are seen between calls, so a call should take a small fraction of a second.
+SAMPLES_PER_CALL = 4096
+
+
 class _Run:
     """The state of one ``fit`` call that does not change between epochs."""
 
@@ -397,24 +400,21 @@ class _Run:
             self.workspaces[size] = Workspace.for_targets(network.layers, network.dtype, targets)
         return self.workspaces[size]
 
-    def batches(self, order: np.ndarray, first_step: int) -> Iterator[tuple[int, np.ndarray, ...]]:
-        n = len(self.X)
-        for step, start in enumerate(range(0, n, self.batch_size)):
-            if step < first_step:
-                continue
-            rows = self.team.shard(order[start : start + self.batch_size])
-            size = len(rows)
-            # Gathering into a preallocated buffer avoids a copy of the whole data set per epoch;
-            # mode="clip" (the rows are valid) lets take write into it without a temporary.
-            xb = self.X.take(rows, axis=0, out=self.x_batch[:size], mode="clip")
-            tb = self.targets.take(rows, axis=0, out=self.t_batch[:size], mode="clip")
-            yield step, xb, tb
+    def batch(self, order: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rows ``(X, targets)`` of ``step``: of those ``order`` puts in it, this rank's."""
+        rows = self.team.shard(order[step * self.batch_size : (step + 1) * self.batch_size])
+        size = len(rows)
+        # Gathering into a preallocated buffer avoids a copy of the whole data set per epoch;
+        # mode="clip" (the rows are valid) lets take write into it without a temporary.
+        xb = self.X.take(rows, axis=0, out=self.x_batch[:size], mode="clip")
+        tb = self.targets.take(rows, axis=0, out=self.t_batch[:size], mode="clip")
+        return xb, tb
 
     # Overflow is reported as a DivergenceError, not as NumPy warnings.
     @np.errstate(over="ignore", invalid="ignore")
     def epoch(self, position: Position, stop: StopRequest, verbose: int, epochs: int) -> bool:
         """Run the remaining steps of ``position.epoch``; False if a stop was requested."""
-        network, rng, optimizer = self.network, self.network.rng, self.optimizer
+        network, rng = self.network, self.network.rng
         n = len(self.X)
         self.epoch_started = time.perf_counter()
         resuming = position.epoch_rng_state is not None
@@ -430,37 +430,65 @@ class _Run:
         n_steps = math.ceil(n / self.batch_size)
         bar = progress_bar(verbose, n_steps, position, epochs)
         parameters = network.parameters()  # views of the parameter vector, for the optimizer
-        for step, xb, tb in self.batches(order, position.step):
+        while position.step < n_steps:
             if stop.signal is not None:
                 bar.close()
                 self._check_parameters(position)  # never checkpoint what the last update broke
                 return False
-            work = self.workspace(len(xb))
-            loss, grads, output, updated = self.team.train_step(
-                network, xb, tb, rng if self.dropout else None, work, optimizer, parameters
-            )
-            correct = (
-                accuracy(network, output, tb) * len(xb) if self.with_accuracy and len(xb) else 0
-            )
-            gradient = None if grads is None else work.gradient_list
-            loss, gradient, correct, size = self.team.reduce(loss, gradient, correct, len(xb))
-            if not updated:  # (an engine updates only what would pass this check)
-                self._check_finite(loss, gradient, position.epoch, step)
-            if step % GRAD_NORM_EVERY == 0:
-                for index, weights_grad in enumerate(gradient[0::2]):
-                    position.grad_norm_sums[index] += float(np.linalg.norm(weights_grad))
-                position.grad_norm_count += 1
-            if not updated:
-                optimizer.step(parameters, gradient)
-            position.loss_sum += loss * size
-            position.correct += correct
-            position.seen += size
-            position.step = step + 1
+            if not self.steps(order, position, parameters):
+                self.step(order, position, parameters)
             bar.update(position, self.epoch_started)
         bar.close()
         # Each step checks the loss and gradient before its update, so nothing else would see
         # the last update of an epoch overflow: check what it left, in one pass, here.
         self._check_parameters(position)
+        return True
+
+    def step(self, order: np.ndarray, position: Position, parameters) -> None:
+        """Train on the batch of step ``position.step`` and count it in ``position``."""
+        network, optimizer, step = self.network, self.optimizer, position.step
+        xb, tb = self.batch(order, step)
+        work = self.workspace(len(xb))
+        loss, grads, output, updated = self.team.train_step(
+            network, xb, tb, network.rng if self.dropout else None, work, optimizer, parameters
+        )
+        correct = accuracy(network, output, tb) * len(xb) if self.with_accuracy and len(xb) else 0
+        gradient = None if grads is None else work.gradient_list
+        loss, gradient, correct, size = self.team.reduce(loss, gradient, correct, len(xb))
+        if not updated:  # (an engine updates only what would pass this check)
+            self._check_finite(loss, gradient, position.epoch, step)
+        if step % GRAD_NORM_EVERY == 0:
+            for index, weights_grad in enumerate(gradient[0::2]):
+                position.grad_norm_sums[index] += float(np.linalg.norm(weights_grad))
+            position.grad_norm_count += 1
+        if not updated:
+            optimizer.step(parameters, gradient)
+        position.loss_sum += loss * size
+        position.correct += correct
+        position.seen += size
+        position.step = step + 1
+
+    def steps(self, order: np.ndarray, position: Position, parameters) -> bool:
+        """Train on the full batches from step ``position.step`` on, up to ``SAMPLES_PER_CALL``
+        samples, in one call of the engine's where it can (``CompiledEngine.train_steps``);
+        False where it made none."""
+        size, first = self.batch_size, position.step
+        count = min(len(self.X) // size - first, max(SAMPLES_PER_CALL // size, 1))
+        if count <= 0:
+            return False
+        totals = np.array([position.loss_sum, position.correct, *position.grad_norm_sums])
+        done, normed = self.team.train_steps(
+            self.network, self.X, self.targets, order, range(first, first + count),
+            (self.x_batch, self.t_batch), self.workspace(size), self.optimizer, parameters,
+            totals, self.with_accuracy,
+        )  # fmt: skip
+        if not done:
+            return False
+        position.loss_sum, position.correct = float(totals[0]), float(totals[1])
+        position.grad_norm_sums = totals[2:].tolist()
+        position.grad_norm_count += normed
+        position.seen += done * size
+        position.step = first + done
         return True
 
     def _check_parameters(self, position: Position) -> None:
