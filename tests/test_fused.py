@@ -338,3 +338,12 @@ def test_ctrl_c_during_a_call_of_many_steps_stops_after_it_and_resumes_to_the_sa
     resumed = fit(dp.SGD(0.05, momentum=0.9), resume=path)
     assert resumed.parameter_vector.tobytes() == reference.parameter_vector.tobytes()
     assert history_bits(resumed) == history_bits(reference)
+
+
+def test_a_fit_that_cannot_have_calls_of_many_steps_asks_once_an_epoch():
+    network = dp.Network.from_sizes([4, 5, 3], "relu", seed=0, engine="compiled")
+    X, targets = batch(np.random.default_rng(0), 4, 3, 40, True, "float32")
+    asked, original = [], network.passes.train_steps
+    network.passes.train_steps = lambda *args: asked.append(1) or original(*args)
+    network.fit(X, targets, epochs=2, batch_size=4, optimizer=dp.Adam(0.01))  # Adam: no such call
+    assert len(asked) == 2

@@ -241,28 +241,29 @@ class CompiledEngine:
     def train_steps(
         self, X, targets, order, steps: range, batch, work, optimizer, parameters, totals,
         with_accuracy: bool,
-    ) -> tuple[int, int]:  # fmt: skip
+    ) -> tuple[int, int] | None:  # fmt: skip
         """The fit loop's ``steps`` of an epoch in one compiled call (``fused.steps``), each
         on the rows of ``X (n, n_in)`` and ``targets`` that ``order`` puts in its batch,
         gathered into ``batch``, the loop's ``(X, targets)`` buffers of ``work.rows`` rows;
         with ``optimizer``'s update and the loop's bookkeeping (``totals``, the epoch's
         running sums, see ``fused.steps``).
 
-        Returns how many steps it made and how many of them added gradient norms: (0, 0)
-        where it cannot make them, as where ``train_step`` would not update (not plain SGD,
-        a loss that the call does not compute, dropout, ...), leaving the steps to the loop.
+        Returns how many steps it made and how many of them added gradient norms ((0, 0) when
+        the first could not be updated); None where this fit cannot have such calls, as where
+        ``train_step`` would not update (not plain SGD, a loss that the call does not compute,
+        dropout, ...), leaving the steps to the loop.
         """
         network = self.network
         if any(layer.dropout for layer in network.layers) or order.dtype != np.int64:
-            return 0, 0
+            return None
         if not (X.flags.c_contiguous and targets.flags.c_contiguous and X.dtype == network.dtype):
-            return 0, 0
+            return None
         call = self._fused_call(*batch, None, work, self.plan())
         if call is None or call[12] == fused.ROWS:  # (ROWS: a loss the call does not compute)
-            return 0, 0
+            return None
         update = self._sgd_arguments(optimizer, parameters, work, call[3])
         if update is None:
-            return 0, 0
+            return None
         _update, velocity, starts, stops, decays, lr, momentum, nesterov = update
         count = len(steps)
         if type(optimizer.schedule) is Constant:

@@ -177,7 +177,7 @@ class Solo:
     def train_step(self, network: Network, X, targets, rng, work, optimizer, parameters):
         return network.passes.train_step(X, targets, rng, work, optimizer, parameters)
 
-    def train_steps(self, network: Network, *arguments) -> tuple[int, int]:
+    def train_steps(self, network: Network, *arguments) -> tuple[int, int] | None:
         return network.passes.train_steps(*arguments)
 
     def reduce(self, loss: float, gradient: Parameters, correct: float, size: int):
@@ -329,10 +329,9 @@ class Team:
             return 0.0, None, None, False
         return (*network.passes.backprop(X, targets, rng, work), False)
 
-    def train_steps(self, network: Network, *arguments) -> tuple[int, int]:
-        """None of the fit loop's steps in one call: each needs an allreduce (0 made, 0 with
-        gradient norms)."""
-        return 0, 0
+    def train_steps(self, network: Network, *arguments) -> None:
+        """None of the fit loop's steps in one call: each needs an allreduce."""
+        return None
 
     def reduce(self, loss: float, gradient: Parameters | None, correct: float, size: int):
         """Sum the shares of all ranks with one Allreduce; return the global step's values.

@@ -508,10 +508,10 @@ class NumpyEngine:
         return (*self.backprop(X, targets, rng, work), False)
 
     def train_steps(self, X, targets, order, steps, batch, work, optimizer, parameters, totals,
-                    with_accuracy) -> tuple[int, int]:  # fmt: skip
+                    with_accuracy) -> tuple[int, int] | None:  # fmt: skip
         """Several steps of the fit loop in one call, where an engine can (see
-        ``CompiledEngine.train_steps``); this one makes none: (0, 0)."""
-        return 0, 0
+        ``CompiledEngine.train_steps``); this one cannot: None."""
+        return None
 
     def loss(self, X, targets) -> np.floating:
         """Mean loss, forward pass only, in the network's dtype."""

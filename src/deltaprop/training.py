@@ -430,6 +430,7 @@ class _Run:
         n_steps = math.ceil(n / self.batch_size)
         bar = progress_bar(verbose, n_steps, position, epochs)
         parameters = network.parameters()  # views of the parameter vector, for the optimizer
+        self.many_steps = True  # until the engine says this fit can have no call of many steps
         while position.step < n_steps:
             if stop.signal is not None:
                 bar.close()
@@ -474,14 +475,18 @@ class _Run:
         False where it made none."""
         size, first = self.batch_size, position.step
         count = min(len(self.X) // size - first, max(SAMPLES_PER_CALL // size, 1))
-        if count <= 0:
+        if count <= 0 or not self.many_steps:
             return False
         totals = np.array([position.loss_sum, position.correct, *position.grad_norm_sums])
-        done, normed = self.team.train_steps(
+        made = self.team.train_steps(
             self.network, self.X, self.targets, order, range(first, first + count),
             (self.x_batch, self.t_batch), self.workspace(size), self.optimizer, parameters,
             totals, self.with_accuracy,
         )  # fmt: skip
+        if made is None:  # (what it depends on changes only between epochs, by a callback)
+            self.many_steps = False
+            return False
+        done, normed = made
         if not done:
             return False
         position.loss_sum, position.correct = float(totals[0]), float(totals[1])
