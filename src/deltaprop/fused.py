@@ -17,15 +17,10 @@ gradient vectors, and ``zs``, ``activations`` and ``deltas`` the buffers behind 
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from . import blas, kernels
 from .kernels import kernel
-
-# A view of a buffer, inlined into the caller: compiling each as a function of its own would add
-# about a second to the first run.
-view = numba.njit(inline="always")
 
 # The columns of ``table``: a layer's sizes, where W^l and b^l start in the parameter vector,
 # where its (N, n_out) arrays start in the workspace buffers, and its activation's kernel code.
@@ -39,21 +34,21 @@ HALF_LARGEST_64 = float(np.finfo(np.float64).max) / 2
 LABELS, ROWS, ROWS_WITH_PRIME = range(3)
 
 
-@view
+@kernel
 def _weights(params, table, index):
     """W^l, ``(n_out, n_in)``, a view of the vector ``params``."""
     n_in, n_out, start = table[index, N_IN], table[index, N_OUT], table[index, WEIGHTS]
     return params[start : start + n_out * n_in].reshape((n_out, n_in))
 
 
-@view
+@kernel
 def _bias(params, table, index):
     """b^l, ``(n_out,)``, a view of the vector ``params``."""
     start = table[index, BIAS]
     return params[start : start + table[index, N_OUT]]
 
 
-@view
+@kernel
 def _flat(buffer, table, index, rows):
     """Layer ``index``'s ``rows * n_out`` elements of ``buffer`` (a batch of one sample: its
     ``(n_out,)`` array)."""
@@ -61,19 +56,19 @@ def _flat(buffer, table, index, rows):
     return buffer[start : start + rows * table[index, N_OUT]]
 
 
-@view
+@kernel
 def _rows(buffer, table, index, rows):
     """Layer ``index``'s ``(rows, n_out)`` array of ``buffer``, stored row-major."""
     return _flat(buffer, table, index, rows).reshape((rows, table[index, N_OUT]))
 
 
-@view
+@kernel
 def _columns(buffer, table, index, rows):
     """Layer ``index``'s ``(rows, n_out)`` array of ``buffer``, stored column-major."""
     return _flat(buffer, table, index, rows).reshape((table[index, N_OUT], rows)).T
 
 
-@view
+@kernel
 def _input_row(X, activations, table, index):
     """a^(l-1) of one sample, ``(n_in,)``, for layer ``index``: a row of X for the first."""
     return X[0] if index == 0 else _flat(activations, table, index - 1, 1)
@@ -248,6 +243,8 @@ def steps(X_all, labels_all, targets_all, order, first, count, X, labels, target
     """
     rows, last = X.shape[0], table.shape[0] - 1
     normed = 0
+    # with_loss and update as runtime bools: a literal True would compile backprop once more
+    always = count > 0
     for done in range(count):
         step = first + done
         for row in range(rows):
@@ -258,8 +255,8 @@ def steps(X_all, labels_all, targets_all, order, first, count, X, labels, target
             else:
                 targets[row] = targets_all[sample]
         loss, updated = backprop(X, labels, targets, params, grads, zs, activations, deltas,
-                                 table, alphas, ones, softmax, how, scale, row_output, True,
-                                 True, velocity, starts, stops, decays, lrs[done], momentum,
+                                 table, alphas, ones, softmax, how, scale, row_output, always,
+                                 always, velocity, starts, stops, decays, lrs[done], momentum,
                                  nesterov)  # fmt: skip
         if not updated:
             return done, normed
@@ -284,7 +281,7 @@ def steps(X_all, labels_all, targets_all, order, first, count, X, labels, target
     return count, normed
 
 
-@view
+@kernel
 def _half_largest(array):
     """Half the largest finite number of the array's dtype (float32 or float64)."""
     return HALF_LARGEST_32 if array.itemsize == 4 else HALF_LARGEST_64
