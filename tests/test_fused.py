@@ -347,3 +347,15 @@ def test_a_fit_that_cannot_have_calls_of_many_steps_asks_once_an_epoch():
     network.passes.train_steps = lambda *args: asked.append(1) or original(*args)
     network.fit(X, targets, epochs=2, batch_size=4, optimizer=dp.Adam(0.01))  # Adam: no such call
     assert len(asked) == 2
+
+
+def test_the_one_call_compiles_once_per_dtype_for_a_single_step_and_for_many():
+    # backprop from fused.steps, and from train_step for Adam, with the same argument types: a
+    # literal among them would compile the whole pass once more (seconds of a first run)
+    for dtype in ("float32", "float64"):
+        X, targets = batch(np.random.default_rng(0), 4, 3, 8, True, dtype)
+        for optimizer in (dp.SGD(0.1), dp.Adam(0.01)):
+            network = dp.Network.from_sizes([4, 5, 3], "relu", dtype=dtype, engine="compiled")
+            network.fit(X, targets, epochs=1, batch_size=4, optimizer=optimizer)
+    inputs = [signature[0] for signature in fused.backprop.signatures]
+    assert len(inputs) >= 2 and len(set(inputs)) == len(inputs)
