@@ -370,11 +370,11 @@ def test_divergence_is_caught_on_the_compiled_engine():
 # ---------------------------------------------------------------------- the on-disk cache
 TRAIN_AND_REPORT = """
 import numpy as np, deltaprop as dp
-from deltaprop import kernels
+from deltaprop import fused
 X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
 net = dp.Network.from_sizes([3, 4, 2], engine="compiled")
 net.fit(X, (X[:, 0] > 0).astype(int), epochs=1, batch_size=8, optimizer=dp.Adam())
-print(net.engine, sum(kernels.adam.stats.cache_hits.values()))
+print(net.engine, sum(fused.steps.stats.cache_hits.values()))
 """
 
 
@@ -546,8 +546,9 @@ def test_replacing_every_layers_activation_between_fits_is_used():
 
 
 KERNELS_OF_A_STEP = [  # "backprop": the whole forward and backward pass in one call (fused.py)
-    ("tanh", "sigmoid", "mse", "rows", dp.Adam, {"backprop", "adam"}),
-    # plain SGD: the fit loop's steps in one call, fused.steps, whose backprop updates too
+    # plain SGD and Adam: the fit loop's steps in one call, fused.steps, which updates too
+    ("tanh", "sigmoid", "mse", "rows", dp.Adam, {"steps"}),
+    ("tanh", "sigmoid", "mse", "rows", lambda: dp.Adam(clip_norm=1.0), {"backprop", "adam"}),
     ("relu", "softmax", "cross_entropy", "labels", lambda: dp.SGD(momentum=0.9), {"steps"}),
     ("relu", "softmax", "cross_entropy", "labels", lambda: dp.SGD(clip_norm=1.0),
      {"backprop", "sgd"}),

@@ -29,13 +29,12 @@ from . import blas, fused, kernels
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .history import GRAD_NORM_EVERY
 from .losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError
-from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
+from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .schedules import Constant
 from .workspace import ForwardCache, Workspace
 
 if TYPE_CHECKING:
     from .network import Gradients, Network
-    from .optimizers import Optimizer
     from .parameters import Layout
 
 KINDS = {
@@ -105,6 +104,9 @@ class CompiledEngine:
         self._no_labels = np.empty(0, dtype=np.int64)
         self._no_update = (False, self._empty, self._no_labels, self._no_labels, self._empty,
                            self.dtype(0), self.dtype(0), False)  # fmt: skip
+        zero = self.dtype(0)
+        self._no_adam = (self._empty, self._empty, self._empty, zero, zero, zero, zero, zero,
+                         self._empty, self._empty)  # fmt: skip
         self._plan = _Plan(network.layers, self.dtype)
         self._kept_factors: dict[tuple[int, float, float], np.ndarray] = {}
 
@@ -249,9 +251,9 @@ class CompiledEngine:
         running sums, see ``fused.steps``).
 
         Returns how many steps it made and how many of them added gradient norms ((0, 0) when
-        the first could not be updated); None where this fit cannot have such calls, as where
-        ``train_step`` would not update (not plain SGD, a loss that the call does not compute,
-        dropout, ...), leaving the steps to the loop.
+        the first could not be updated); None where this fit cannot have such calls (an
+        optimizer other than plain SGD, Adam or AdamW at a constant rate, a loss that the call
+        does not compute, dropout, ...), leaving the steps to the loop.
         """
         network = self.network
         if any(layer.dropout for layer in network.layers) or order.dtype != np.int64:
@@ -261,21 +263,27 @@ class CompiledEngine:
         call = self._fused_call(*batch, None, work, self.plan())
         if call is None or call[12] == fused.ROWS:  # (ROWS: a loss the call does not compute)
             return None
+        count, dtype = len(steps), self.dtype
         update = self._sgd_arguments(optimizer, parameters, work, call[3])
-        if update is None:
-            return None
-        _update, velocity, starts, stops, decays, lr, momentum, nesterov = update
-        count = len(steps)
-        if type(optimizer.schedule) is Constant:
-            lrs = np.full(count, lr)
+        if update is not None:
+            _update, velocity, starts, stops, decays, lr, momentum, nesterov = update
+            if type(optimizer.schedule) is Constant:
+                lrs = np.full(count, lr)
+            else:
+                at = optimizer.iterations
+                lrs = np.array([optimizer.schedule(optimizer.lr, at + k) for k in range(count)])
+            lrs, adam = lrs.astype(dtype), self._no_adam
         else:
-            at = optimizer.iterations
-            lrs = np.array([optimizer.schedule(optimizer.lr, at + k) for k in range(count)])
+            update = self._adam_arguments(optimizer, parameters, work, call[3], count)
+            if update is None:
+                return None
+            (starts, stops, decays), adam = update
+            velocity, lrs, momentum, nesterov = self._empty, adam[-1], dtype(0), False
         labels = targets.ndim == 1
         done, normed = fused.steps(
             X, targets if labels else self._no_labels, self._empty2 if labels else targets,
-            order, steps.start, count, *call[:15], velocity, starts, stops, decays,
-            lrs.astype(self.dtype), momentum, nesterov, with_accuracy, GRAD_NORM_EVERY, totals,
+            order, steps.start, count, *call[:15], velocity, starts, stops, decays, lrs,
+            momentum, nesterov, adam, with_accuracy, GRAD_NORM_EVERY, totals,
         )  # fmt: skip
         optimizer.step_done(done)
         return done, normed
@@ -302,6 +310,41 @@ class CompiledEngine:
             True, velocity, layout.starts, layout.stops, decays, dtype(lr),
             dtype(optimizer.momentum), optimizer.nesterov,
         )  # fmt: skip
+
+    def _adam_arguments(self, optimizer, parameters, work, vector, count) -> tuple | None:
+        """``fused.steps``'s update arguments for ``optimizer``'s next ``count`` steps: the
+        segments' starts, stops and coupled decays, and its ``adam`` tuple, with each step's
+        bias corrections as ``fused_update`` computes them; None where it is not Adam over
+        ``vector``, or AdamW whose shrink a schedule changes from step to step."""
+        kind = type(optimizer)
+        if kind._update not in (Adam._update, AdamW._update) or kind.step is not Optimizer.step:
+            return None  # a subclass's own step (or update) must run
+        if getattr(parameters, "vector", None) is not vector:
+            return None
+        decoupled = kind._update is AdamW._update
+        if decoupled and type(optimizer.schedule) is not Constant:
+            return None
+        prepared = optimizer.prepare_step(parameters, work.gradient_list)
+        if prepared is None:
+            return None
+        lr, state, layout = prepared
+        if not self._in_dtype(state):
+            return None
+        dtype, at = self.dtype, optimizer.iterations
+        beta1, beta2, decay = optimizer.beta1, optimizer.beta2, optimizer.weight_decay
+        c2s = [math.sqrt(1 - beta2 ** (at + k + 1)) for k in range(count)]
+        step_sizes = [
+            optimizer.schedule(optimizer.lr, at + k) / (1 - beta1 ** (at + k + 1))
+            for k in range(count)
+        ]
+        shrinks = self._factors(layout, 1 - lr * decay if decoupled else 1.0, 1)
+        decays = self._factors(layout, 0.0 if decoupled else decay, 0)
+        adam = (
+            state["m"], state["v"], shrinks, dtype(beta1), dtype(1 - beta1), dtype(beta2),
+            dtype(1 - beta2), dtype(optimizer.eps), np.array(c2s).astype(dtype),
+            np.array(step_sizes).astype(dtype),
+        )  # fmt: skip
+        return (layout.starts, layout.stops, decays), adam
 
     def _fused_call(self, X, targets, rng, work, plan) -> tuple | None:
         """The arguments of ``fused.backprop`` for this batch, or None where it lacks a part

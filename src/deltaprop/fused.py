@@ -225,11 +225,16 @@ def _sum_squares(vector):
 @kernel
 def steps(X_all, labels_all, targets_all, order, first, count, X, labels, targets,
           params, grads, zs, activations, deltas, table, alphas, ones, softmax, how, scale,
-          row_output, velocity, starts, stops, decays, lrs, momentum, nesterov,
+          row_output, velocity, starts, stops, decays, lrs, momentum, nesterov, adam,
           with_accuracy, norm_every, totals):  # fmt: skip
     """Steps ``first`` to ``first + count - 1`` of an epoch of the fit loop (``training.py``),
-    each one ``backprop`` call with its SGD update at learning rate ``lrs[step - first]``, and
-    the loop's bookkeeping of each: so a fit of small steps spends no Python time per step.
+    each one ``backprop`` call with its SGD update at learning rate ``lrs[step - first]``, or
+    followed by ``kernels.adam``'s update, and the loop's bookkeeping of each: so a fit of
+    small steps spends no Python time per step.
+
+    ``adam`` holds ``kernels.adam``'s arguments after the gradient (``m``, ``v``, ``shrinks``,
+    ``b1``, ``one_b1``, ``b2``, ``one_b2``, ``eps``), then its ``c2`` and ``step`` of each step
+    as arrays like ``lrs``; with ``m`` empty, the update is SGD's.
 
     Step s trains on the rows ``order[s·N : (s+1)·N]`` of ``X_all`` and ``labels_all`` (how ==
     LABELS) or ``targets_all``, gathered into ``X``, ``labels`` or ``targets`` (N rows, the
@@ -238,13 +243,15 @@ def steps(X_all, labels_all, targets_all, order, first, count, X, labels, target
     every step that is a multiple of ``norm_every``. The other arguments are ``backprop``'s.
 
     Returns the number of steps made, and how many of them added gradient norms. It stops
-    before a step whose update ``backprop`` could not make (a loss or gradient that may not be
-    finite), leaving that step, with its update not made, to the fit loop's own code.
+    before a step whose update it could not make (a loss or gradient that may not be finite),
+    leaving that step, with its update not made, to the fit loop's own code.
     """
     rows, last = X.shape[0], table.shape[0] - 1
     normed = 0
     # with_loss and update as runtime bools: a literal True would compile backprop once more
     always = count > 0
+    m, v, shrinks, b1, one_b1, b2, one_b2, eps, c2s, step_sizes = adam
+    with_adam = m.size > 0
     for done in range(count):
         step = first + done
         for row in range(rows):
@@ -256,8 +263,12 @@ def steps(X_all, labels_all, targets_all, order, first, count, X, labels, target
                 targets[row] = targets_all[sample]
         loss, updated = backprop(X, labels, targets, params, grads, zs, activations, deltas,
                                  table, alphas, ones, softmax, how, scale, row_output, always,
-                                 always, velocity, starts, stops, decays, lrs[done], momentum,
-                                 nesterov)  # fmt: skip
+                                 not with_adam, velocity, starts, stops, decays, lrs[done],
+                                 momentum, nesterov)  # fmt: skip
+        if with_adam and np.isfinite(loss) and _vector_finite(grads):  # the loop's check
+            kernels.adam(params, grads, m, v, starts, stops, decays, shrinks, b1, one_b1, b2,
+                         one_b2, c2s[done], eps, step_sizes[done])  # fmt: skip
+            updated = True
         if not updated:
             return done, normed
         if step % norm_every == 0:
