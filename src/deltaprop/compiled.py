@@ -29,12 +29,13 @@ from . import blas, fused, kernels
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .history import GRAD_NORM_EVERY
 from .losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError
-from .optimizers import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from .optimizers import SGD, Adagrad, Adam, AdamW, RMSprop
 from .schedules import Constant
 from .workspace import ForwardCache, Workspace
 
 if TYPE_CHECKING:
     from .network import Gradients, Network
+    from .optimizers import Optimizer
     from .parameters import Layout
 
 KINDS = {
@@ -89,6 +90,14 @@ class _Plan:
         alpha is a plain attribute that a user may change (``activation.alpha = 0.5``) between
         passes, and a layer's activation may be replaced."""
         return _signature(layers) == self.signature
+
+
+def _learning_rates(optimizer: Optimizer, count: int) -> np.ndarray:
+    """The learning rates of ``optimizer``'s next ``count`` updates, ``(count,)`` float64."""
+    if type(optimizer.schedule) is Constant:
+        return np.full(count, optimizer.current_lr)
+    at = optimizer.iterations
+    return np.array([optimizer.schedule(optimizer.lr, at + k) for k in range(count)])
 
 
 class CompiledEngine:
@@ -266,18 +275,14 @@ class CompiledEngine:
         count, dtype = len(steps), self.dtype
         update = self._sgd_arguments(optimizer, parameters, work, call[3])
         if update is not None:
-            _update, velocity, starts, stops, decays, lr, momentum, nesterov = update
-            if type(optimizer.schedule) is Constant:
-                lrs = np.full(count, lr)
-            else:
-                at = optimizer.iterations
-                lrs = np.array([optimizer.schedule(optimizer.lr, at + k) for k in range(count)])
-            lrs, adam = lrs.astype(dtype), self._no_adam
+            _update, velocity, starts, stops, decays, _lr, momentum, nesterov = update
+            lrs, adam = _learning_rates(optimizer, count).astype(dtype), self._no_adam
         else:
             update = self._adam_arguments(optimizer, parameters, work, call[3], count)
             if update is None:
                 return None
             (starts, stops, decays), adam = update
+            # (backprop makes no update with Adam: its lrs and momentum go unused)
             velocity, lrs, momentum, nesterov = self._empty, adam[-1], dtype(0), False
         labels = targets.ndim == 1
         done, normed = fused.steps(
@@ -288,21 +293,29 @@ class CompiledEngine:
         optimizer.step_done(done)
         return done, normed
 
-    def _sgd_arguments(self, optimizer, parameters, work, vector) -> tuple | None:
-        """``fused.backprop``'s update arguments for ``optimizer``'s next step, or None where
-        it is not plain SGD over ``vector``, the network's parameter vector (the fit loop then
-        calls its ``step``)."""
+    def _prepared(self, optimizer, parameters, work, vector, base, updates) -> tuple | None:
+        """``optimizer.prepare_step``'s (lr, state, layout) for an update made in compiled code,
+        or None where that cannot be: an optimizer whose ``_update`` is none of ``updates`` or
+        whose ``step`` is not the class ``base``'s, ``parameters`` that are not views of
+        ``vector`` (the network's parameter vector), gradients to clip, state in another
+        dtype."""
         kind = type(optimizer)
-        if optimizer is None or kind._update is not SGD._update or kind.step is not SGD.step:
+        if optimizer is None or kind._update not in updates or kind.step is not base.step:
             return None  # a subclass's own step (or update) must run
         if getattr(parameters, "vector", None) is not vector:
             return None
         prepared = optimizer.prepare_step(parameters, work.gradient_list)
+        if prepared is None or not self._in_dtype(prepared[1]):
+            return None
+        return prepared
+
+    def _sgd_arguments(self, optimizer, parameters, work, vector) -> tuple | None:
+        """``fused.backprop``'s update arguments for ``optimizer``'s next step, or None where
+        it is not plain SGD over ``vector`` (the fit loop then calls its ``step``)."""
+        prepared = self._prepared(optimizer, parameters, work, vector, SGD, (SGD._update,))
         if prepared is None:
             return None
         lr, state, layout = prepared
-        if not self._in_dtype(state):
-            return None
         dtype = self.dtype
         decays = self._factors(layout, optimizer.weight_decay, 0)
         velocity = state.get("velocity", self._empty)
@@ -316,33 +329,26 @@ class CompiledEngine:
         segments' starts, stops and coupled decays, and its ``adam`` tuple, with each step's
         bias corrections as ``fused_update`` computes them; None where it is not Adam over
         ``vector``, or AdamW whose shrink a schedule changes from step to step."""
-        kind = type(optimizer)
-        if kind._update not in (Adam._update, AdamW._update) or kind.step is not Optimizer.step:
-            return None  # a subclass's own step (or update) must run
-        if getattr(parameters, "vector", None) is not vector:
-            return None
-        decoupled = kind._update is AdamW._update
+        decoupled = type(optimizer)._update is AdamW._update
         if decoupled and type(optimizer.schedule) is not Constant:
             return None
-        prepared = optimizer.prepare_step(parameters, work.gradient_list)
+        prepared = self._prepared(
+            optimizer, parameters, work, vector, Adam, (Adam._update, AdamW._update)
+        )
         if prepared is None:
             return None
         lr, state, layout = prepared
-        if not self._in_dtype(state):
-            return None
         dtype, at = self.dtype, optimizer.iterations
         beta1, beta2, decay = optimizer.beta1, optimizer.beta2, optimizer.weight_decay
         c2s = [math.sqrt(1 - beta2 ** (at + k + 1)) for k in range(count)]
-        step_sizes = [
-            optimizer.schedule(optimizer.lr, at + k) / (1 - beta1 ** (at + k + 1))
-            for k in range(count)
-        ]
+        corrections = np.array([1 - beta1 ** (at + k + 1) for k in range(count)])
+        step_sizes = _learning_rates(optimizer, count) / corrections
         shrinks = self._factors(layout, 1 - lr * decay if decoupled else 1.0, 1)
         decays = self._factors(layout, 0.0 if decoupled else decay, 0)
         adam = (
             state["m"], state["v"], shrinks, dtype(beta1), dtype(1 - beta1), dtype(beta2),
             dtype(1 - beta2), dtype(optimizer.eps), np.array(c2s).astype(dtype),
-            np.array(step_sizes).astype(dtype),
+            step_sizes.astype(dtype),
         )  # fmt: skip
         return (layout.starts, layout.stops, decays), adam
 
